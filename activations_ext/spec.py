@@ -1,0 +1,145 @@
+"""The table of supported activations, which tests and benchmarks loop over.
+
+Adding an activation means: a functor in csrc/activations.h, its operators
+in csrc/ops.cpp and csrc/autograd.cpp, a function in functional.py, a module
+in nn.py, and one row here. The tests and benchmarks then cover it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as TF
+
+from . import functional as F
+from . import nn
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """One supported activation.
+
+    Attributes:
+        name: the functional's name in ``activations_ext.functional``.
+        ours: our functional.
+        reference: torch's functional with the same signature.
+        module, torch_module: our drop-in module and the torch.nn class it replaces.
+        params: scalar parameters with torch's defaults, in signature order.
+        saves: what backward keeps by default, as torch does: "output" or "input".
+        forward_op, backward_op: our operator names in torch.ops.activations_ext.
+        inplace_op: the in-place operator, or None when there is no in-place form.
+        weight: whether the activation takes a tensor parameter (PReLU's weight).
+        save_output_mode: whether ``save_output=True`` is offered.
+        param_cases: parameter sets the tests sweep (negative and zero values included).
+        exact: whether results are bit-identical to torch's (no rounding in the math).
+    """
+
+    name: str
+    ours: Callable[..., torch.Tensor]
+    reference: Callable[..., torch.Tensor]
+    module: type
+    torch_module: type
+    params: Mapping[str, float]
+    saves: str
+    forward_op: str
+    backward_op: str
+    inplace_op: Optional[str] = None
+    weight: bool = False
+    save_output_mode: bool = False
+    param_cases: Sequence[Mapping[str, Any]] = field(default_factory=lambda: ({},))
+    exact: bool = False
+
+    @property
+    def has_inplace(self) -> bool:
+        return self.inplace_op is not None
+
+    def make_weight(self, x: torch.Tensor, per_channel: bool = True) -> Optional[torch.Tensor]:
+        """A weight for ``x`` (PReLU only): one per channel of dim 1, or one shared."""
+        if not self.weight:
+            return None
+        channels = x.shape[1] if (per_channel and x.dim() >= 2) else 1
+        gen = torch.Generator().manual_seed(channels)
+        w = torch.rand(channels, generator=gen, dtype=torch.float64) * 0.5 - 0.1
+        return w.to(dtype=x.dtype, device=x.device)
+
+
+SPECS: tuple[ActivationSpec, ...] = (
+    ActivationSpec(
+        name="relu",
+        ours=F.relu,
+        reference=TF.relu,
+        module=nn.ReLU,
+        torch_module=torch.nn.ReLU,
+        params={},
+        saves="output",
+        forward_op="relu",
+        backward_op="relu_backward",
+        inplace_op="relu_",
+        exact=True,
+    ),
+    ActivationSpec(
+        name="sigmoid",
+        ours=F.sigmoid,
+        reference=torch.sigmoid,
+        module=nn.Sigmoid,
+        torch_module=torch.nn.Sigmoid,
+        params={},
+        saves="output",
+        forward_op="sigmoid",
+        backward_op="sigmoid_backward",
+    ),
+    ActivationSpec(
+        name="leaky_relu",
+        ours=F.leaky_relu,
+        reference=TF.leaky_relu,
+        module=nn.LeakyReLU,
+        torch_module=torch.nn.LeakyReLU,
+        params={"negative_slope": 0.01},
+        saves="input",
+        forward_op="leaky_relu",
+        backward_op="leaky_relu_backward",
+        inplace_op="leaky_relu_",
+        save_output_mode=True,
+        param_cases=({}, {"negative_slope": 0.2}, {"negative_slope": 0.0}, {"negative_slope": -0.5}),
+        exact=True,
+    ),
+    ActivationSpec(
+        name="prelu",
+        ours=F.prelu,
+        reference=TF.prelu,
+        module=nn.PReLU,
+        torch_module=torch.nn.PReLU,
+        params={},
+        saves="input",
+        forward_op="prelu",
+        backward_op="prelu_backward",
+        weight=True,
+        exact=True,
+    ),
+    ActivationSpec(
+        name="elu",
+        ours=F.elu,
+        reference=TF.elu,
+        module=nn.ELU,
+        torch_module=torch.nn.ELU,
+        params={"alpha": 1.0},
+        saves="input",
+        forward_op="elu",
+        backward_op="elu_backward",
+        inplace_op="elu_",
+        save_output_mode=True,
+        param_cases=({}, {"alpha": 0.5}, {"alpha": 0.0}, {"alpha": -0.7}),
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SPECS}
+
+
+def get_spec(name: str) -> ActivationSpec:
+    """The spec of activation ``name`` (e.g. ``"leaky_relu"``)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown activation {name!r}; supported: {sorted(_BY_NAME)}") from None

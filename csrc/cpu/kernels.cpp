@@ -1,0 +1,458 @@
+// CPU kernels, compiled once per instruction set.
+//
+// setup.py builds this file three times: with no flags (DEFAULT), with
+// -mavx2 -mfma (AVX2) and with -mavx512* (AVX512), each time defining
+// CPU_CAPABILITY and CPU_CAPABILITY_<ISA> the way ATen's own build does, so
+// that at::vec::Vectorized is a real SIMD register (without those defines it
+// silently stays scalar). cpu/dispatch.cpp picks one table at run time.
+//
+// These loops are memory-bound for ReLU and LeakyReLU (read x, write y: the
+// bytes of two tensors) and close to it for Sigmoid and ELU, where one exp
+// per element costs about as much as the memory traffic on two cores.
+#ifndef CPU_CAPABILITY
+#define CPU_CAPABILITY DEFAULT
+#endif
+#define ACTEXT_ISA CPU_CAPABILITY
+
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Exception.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "../kernels.h"
+#include "vec_math.h"
+
+namespace activations_ext {
+namespace cpu {
+namespace CPU_CAPABILITY {
+namespace {
+
+using at::vec::Vectorized;
+
+template <typename scalar_t>
+constexpr bool kReduced = std::is_same_v<scalar_t, c10::Half> ||
+                          std::is_same_v<scalar_t, c10::BFloat16>;
+
+// Compute type: float for float/half/bfloat16, double for double.
+template <typename scalar_t>
+using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+
+// Elements per step of the contiguous loops: one Vectorized<scalar_t>.
+template <typename scalar_t>
+constexpr int64_t kStep = Vectorized<scalar_t>::size();
+
+// Applies `f` to full-register chunks of [0, n) and then to the tail, with
+// `count` the number of valid lanes (== kStep except in the tail).
+template <typename scalar_t, typename F>
+inline void for_each_step(int64_t n, const F& f) {
+  constexpr int64_t W = kStep<scalar_t>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    f(i, W);
+  }
+  if (i < n) {
+    f(i, n - i);
+  }
+}
+
+// Loads `count` elements at p as compute-type registers (two of them for
+// half/bfloat16, whose register holds twice the lanes of a float one).
+template <typename scalar_t>
+struct Lanes {
+  using V = Vectorized<scalar_t>;
+  using F = Vectorized<acc_t<scalar_t>>;
+  F a, b;  // b is used only for half/bfloat16
+  static Lanes load(const scalar_t* p, int64_t count) {
+    Lanes l;
+    V v = count == V::size() ? V::loadu(p) : V::loadu(p, count);
+    if constexpr (kReduced<scalar_t>) {
+      auto [x0, x1] = at::vec::convert_to_float<scalar_t>(v);
+      l.a = x0;
+      l.b = x1;
+    } else {
+      l.a = v;
+    }
+    return l;
+  }
+  void store(scalar_t* p, int64_t count) const {
+    V v;
+    if constexpr (kReduced<scalar_t>) {
+      v = at::vec::convert_from_float<scalar_t>(a, b);
+    } else {
+      v = a;
+    }
+    if (count == V::size()) {
+      v.store(p);
+    } else {
+      v.store(p, count);
+    }
+  }
+  template <typename G>
+  Lanes map(const G& g) const {
+    Lanes r;
+    r.a = g(a);
+    if constexpr (kReduced<scalar_t>) {
+      r.b = g(b);
+    }
+    return r;
+  }
+  template <typename G>
+  friend Lanes zip(const Lanes& x, const Lanes& y, const G& g) {
+    Lanes r;
+    r.a = g(x.a, y.a);
+    if constexpr (kReduced<scalar_t>) {
+      r.b = g(x.b, y.b);
+    }
+    return r;
+  }
+};
+
+// Strided operands are gathered into a small stack buffer, run through the
+// contiguous kernel and scattered back, so every layout gets the same
+// (vectorized) arithmetic and thus bit-identical results.
+constexpr int64_t kBufElems = 512;
+
+template <typename scalar_t>
+inline bool is_contig(int64_t stride) {
+  return stride == static_cast<int64_t>(sizeof(scalar_t));
+}
+
+template <typename scalar_t>
+inline void gather(scalar_t* dst, const char* src, int64_t stride, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    dst[i] = *reinterpret_cast<const scalar_t*>(src + i * stride);
+  }
+}
+
+template <typename scalar_t>
+inline void scatter(char* dst, int64_t stride, const scalar_t* src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    *reinterpret_cast<scalar_t*>(dst + i * stride) = src[i];
+  }
+}
+
+// ---------------------------------------------------------------- forward
+
+// Two registers per iteration, both loaded before either is stored (safe in
+// place, since element i is only read and written at i): the independent
+// exp/division chains of the two overlap. Worth about 5% on the exp-bound
+// activations here.
+template <typename scalar_t, typename Op>
+void forward_contig(const Op& op, scalar_t* out, const scalar_t* in, int64_t n) {
+  using L = Lanes<scalar_t>;
+  constexpr int64_t W = kStep<scalar_t>;
+  const auto f = [&](const auto& x) { return op.forward(x); };
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const L a = L::load(in + i, W);
+    const L b = L::load(in + i + W, W);
+    a.map(f).store(out + i, W);
+    b.map(f).store(out + i + W, W);
+  }
+  for (; i < n; i += W) {
+    const int64_t count = std::min(W, n - i);
+    L::load(in + i, count).map(f).store(out + i, count);
+  }
+}
+
+template <typename scalar_t, typename Op>
+void forward_loop(const Op& op, char* out, const char* in, int64_t n,
+                  int64_t s_out, int64_t s_in) {
+  if (is_contig<scalar_t>(s_out) && is_contig<scalar_t>(s_in)) {
+    forward_contig(op, reinterpret_cast<scalar_t*>(out),
+                   reinterpret_cast<const scalar_t*>(in), n);
+    return;
+  }
+  scalar_t buf[kBufElems];
+  for (int64_t i = 0; i < n; i += kBufElems) {
+    const int64_t m = std::min(kBufElems, n - i);
+    gather(buf, in + i * s_in, s_in, m);
+    forward_contig(op, buf, buf, m);
+    scatter(out + i * s_out, s_out, buf, m);
+  }
+}
+
+template <typename scalar_t>
+void forward_typed(const ActParams& p, char* out, const char* in, int64_t n,
+                   int64_t s_out, int64_t s_in) {
+  with_forward_op<acc_t<scalar_t>>(p, [&](const auto& op) {
+    forward_loop<scalar_t>(op, out, in, n, s_out, s_in);
+  });
+}
+
+// --------------------------------------------------------------- backward
+
+template <typename scalar_t, typename Op>
+void backward_contig(const Op& op, scalar_t* gin, const scalar_t* g,
+                     const scalar_t* s, int64_t n) {
+  using L = Lanes<scalar_t>;
+  constexpr int64_t W = kStep<scalar_t>;
+  const auto f = [&](const auto& gv, const auto& sv) { return op.backward(gv, sv); };
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const L ga = L::load(g + i, W);
+    const L sa = L::load(s + i, W);
+    const L gb = L::load(g + i + W, W);
+    const L sb = L::load(s + i + W, W);
+    zip(ga, sa, f).store(gin + i, W);
+    zip(gb, sb, f).store(gin + i + W, W);
+  }
+  for (; i < n; i += W) {
+    const int64_t count = std::min(W, n - i);
+    zip(L::load(g + i, count), L::load(s + i, count), f).store(gin + i, count);
+  }
+}
+
+template <typename scalar_t, typename Op>
+void backward_loop(const Op& op, char* gin, const char* g, const char* s,
+                   int64_t n, int64_t s_gin, int64_t s_g, int64_t s_s) {
+  if (is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g) &&
+      is_contig<scalar_t>(s_s)) {
+    backward_contig(op, reinterpret_cast<scalar_t*>(gin),
+                    reinterpret_cast<const scalar_t*>(g),
+                    reinterpret_cast<const scalar_t*>(s), n);
+    return;
+  }
+  scalar_t gbuf[kBufElems];
+  scalar_t sbuf[kBufElems];
+  for (int64_t i = 0; i < n; i += kBufElems) {
+    const int64_t m = std::min(kBufElems, n - i);
+    gather(gbuf, g + i * s_g, s_g, m);
+    gather(sbuf, s + i * s_s, s_s, m);
+    backward_contig(op, gbuf, gbuf, sbuf, m);
+    scatter(gin + i * s_gin, s_gin, gbuf, m);
+  }
+}
+
+template <typename scalar_t>
+void backward_typed(const ActParams& p, bool from_output, char* gin,
+                    const char* g, const char* s, int64_t n, int64_t s_gin,
+                    int64_t s_g, int64_t s_s) {
+  with_backward_op<acc_t<scalar_t>>(p, from_output, [&](const auto& op) {
+    backward_loop<scalar_t>(op, gin, g, s, n, s_gin, s_g, s_s);
+  });
+}
+
+// ------------------------------------------------------------------ PReLU
+
+// One weight for the whole range (s_w == 0) or one per element.
+template <typename scalar_t>
+void prelu_forward_contig(scalar_t* out, const scalar_t* x, const scalar_t* w,
+                          bool per_element, int64_t n) {
+  using A = acc_t<scalar_t>;
+  using L = Lanes<scalar_t>;
+  if (!per_element) {
+    const Vectorized<A> wv(static_cast<A>(w[0]));
+    for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
+      L::load(x + i, count)
+          .map([&](const auto& xv) { return PreluMath::forward(xv, wv); })
+          .store(out + i, count);
+    });
+    return;
+  }
+  for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
+    zip(L::load(x + i, count), L::load(w + i, count),
+        [](const auto& xv, const auto& wv) { return PreluMath::forward(xv, wv); })
+        .store(out + i, count);
+  });
+}
+
+template <typename scalar_t>
+void prelu_forward_typed(char* out, const char* x, const char* w, int64_t n,
+                         int64_t s_out, int64_t s_x, int64_t s_w) {
+  const bool per_element = s_w != 0;
+  if (is_contig<scalar_t>(s_out) && is_contig<scalar_t>(s_x) &&
+      (!per_element || is_contig<scalar_t>(s_w))) {
+    prelu_forward_contig(reinterpret_cast<scalar_t*>(out),
+                         reinterpret_cast<const scalar_t*>(x),
+                         reinterpret_cast<const scalar_t*>(w), per_element, n);
+    return;
+  }
+  scalar_t xbuf[kBufElems];
+  scalar_t wbuf[kBufElems];
+  for (int64_t i = 0; i < n; i += kBufElems) {
+    const int64_t m = std::min(kBufElems, n - i);
+    gather(xbuf, x + i * s_x, s_x, m);
+    if (per_element) {
+      gather(wbuf, w + i * s_w, s_w, m);
+    } else {
+      wbuf[0] = *reinterpret_cast<const scalar_t*>(w);
+    }
+    prelu_forward_contig(xbuf, xbuf, wbuf, per_element, m);
+    scatter(out + i * s_out, s_out, xbuf, m);
+  }
+}
+
+// Lane-wise weight-gradient terms of one register, in the compute type.
+template <typename scalar_t>
+inline Lanes<scalar_t> prelu_wterms(const Lanes<scalar_t>& gl,
+                                    const Lanes<scalar_t>& xl) {
+  return zip(gl, xl, [](const auto& gv, const auto& xv) {
+    return PreluMath::grad_weight_term(gv, xv);
+  });
+}
+
+template <typename scalar_t>
+void prelu_backward_contig(scalar_t* gin, const scalar_t* g, const scalar_t* x,
+                           const scalar_t* w, bool per_element, int64_t n,
+                           acc_t<scalar_t>* acc) {
+  using A = acc_t<scalar_t>;
+  using L = Lanes<scalar_t>;
+  using VA = Vectorized<A>;
+  if (!per_element) {
+    const VA wv(static_cast<A>(w[0]));
+    // Two accumulators per register half; zero lanes of the tail add 0.
+    VA sum_a(A(0));
+    VA sum_b(A(0));
+    for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
+      const L gl = L::load(g + i, count);
+      const L xl = L::load(x + i, count);
+      zip(gl, xl, [&](const auto& gv, const auto& xv) {
+        return PreluMath::grad_input(gv, xv, wv);
+      }).store(gin + i, count);
+      const L t = prelu_wterms(gl, xl);
+      sum_a = sum_a + t.a;
+      if constexpr (kReduced<scalar_t>) {
+        sum_b = sum_b + t.b;
+      }
+    });
+    const VA total = sum_a + sum_b;
+    A lanes[VA::size()];
+    total.store(lanes);
+    A s = 0;
+    for (int64_t k = 0; k < VA::size(); ++k) {
+      s += lanes[k];
+    }
+    acc[0] += s;
+    return;
+  }
+  for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
+    const L gl = L::load(g + i, count);
+    const L xl = L::load(x + i, count);
+    const L wl = L::load(w + i, count);
+    Lanes<scalar_t> gi;
+    gi.a = PreluMath::grad_input(gl.a, xl.a, wl.a);
+    if constexpr (kReduced<scalar_t>) {
+      gi.b = PreluMath::grad_input(gl.b, xl.b, wl.b);
+    }
+    gi.store(gin + i, count);
+    const L t = prelu_wterms(gl, xl);
+    const int64_t na = std::min<int64_t>(count, VA::size());
+    (VA::loadu(acc + i, na) + t.a).store(acc + i, na);
+    if constexpr (kReduced<scalar_t>) {
+      if (count > VA::size()) {
+        const int64_t nb = count - VA::size();
+        (VA::loadu(acc + i + VA::size(), nb) + t.b).store(acc + i + VA::size(), nb);
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void prelu_backward_typed(char* gin, const char* g, const char* x, const char* w,
+                          int64_t n, int64_t s_gin, int64_t s_g, int64_t s_x,
+                          int64_t s_w, void* acc_v, bool per_element_acc) {
+  using A = acc_t<scalar_t>;
+  A* acc = static_cast<A*>(acc_v);
+  const bool per_element = s_w != 0;
+  TORCH_INTERNAL_ASSERT(per_element == per_element_acc);
+  if (is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g) &&
+      is_contig<scalar_t>(s_x) && (!per_element || is_contig<scalar_t>(s_w))) {
+    prelu_backward_contig(reinterpret_cast<scalar_t*>(gin),
+                          reinterpret_cast<const scalar_t*>(g),
+                          reinterpret_cast<const scalar_t*>(x),
+                          reinterpret_cast<const scalar_t*>(w), per_element, n,
+                          acc);
+    return;
+  }
+  scalar_t gbuf[kBufElems];
+  scalar_t xbuf[kBufElems];
+  scalar_t wbuf[kBufElems];
+  for (int64_t i = 0; i < n; i += kBufElems) {
+    const int64_t m = std::min(kBufElems, n - i);
+    gather(gbuf, g + i * s_g, s_g, m);
+    gather(xbuf, x + i * s_x, s_x, m);
+    if (per_element) {
+      gather(wbuf, w + i * s_w, s_w, m);
+    } else {
+      wbuf[0] = *reinterpret_cast<const scalar_t*>(w);
+    }
+    prelu_backward_contig(gbuf, gbuf, xbuf, wbuf, per_element, m,
+                          per_element ? acc + i : acc);
+    scatter(gin + i * s_gin, s_gin, gbuf, m);
+  }
+}
+
+// ------------------------------------------------------------- entry points
+
+template <typename F>
+void dispatch_float_types(c10::ScalarType dtype, const F& f) {
+  switch (dtype) {
+    case c10::ScalarType::Float:
+      f(float{});
+      break;
+    case c10::ScalarType::Double:
+      f(double{});
+      break;
+    case c10::ScalarType::Half:
+      f(c10::Half{});
+      break;
+    case c10::ScalarType::BFloat16:
+      f(c10::BFloat16{});
+      break;
+    default:
+      TORCH_INTERNAL_ASSERT(false, "activations_ext: unexpected dtype ", dtype);
+  }
+}
+
+void forward(const ActParams& p, c10::ScalarType dtype, char* out,
+             const char* in, int64_t n, int64_t s_out, int64_t s_in) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    forward_typed<decltype(tag)>(p, out, in, n, s_out, s_in);
+  });
+}
+
+void backward(const ActParams& p, c10::ScalarType dtype, bool from_output,
+              char* gin, const char* g, const char* s, int64_t n,
+              int64_t s_gin, int64_t s_g, int64_t s_s) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    backward_typed<decltype(tag)>(p, from_output, gin, g, s, n, s_gin, s_g, s_s);
+  });
+}
+
+void prelu_forward(c10::ScalarType dtype, char* out, const char* x,
+                   const char* w, int64_t n, int64_t s_out, int64_t s_x,
+                   int64_t s_w) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    prelu_forward_typed<decltype(tag)>(out, x, w, n, s_out, s_x, s_w);
+  });
+}
+
+void prelu_backward(c10::ScalarType dtype, char* gin, const char* g,
+                    const char* x, const char* w, int64_t n, int64_t s_gin,
+                    int64_t s_g, int64_t s_x, int64_t s_w, void* acc,
+                    bool per_element_acc) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    prelu_backward_typed<decltype(tag)>(gin, g, x, w, n, s_gin, s_g, s_x, s_w,
+                                        acc, per_element_acc);
+  });
+}
+
+#define ACTEXT_STR2(x) #x
+#define ACTEXT_STR(x) ACTEXT_STR2(x)
+
+}  // namespace
+
+const KernelTable& kernel_table() {
+  static const KernelTable table{ACTEXT_STR(CPU_CAPABILITY), &forward,
+                                 &backward, &prelu_forward, &prelu_backward};
+  return table;
+}
+
+}  // namespace CPU_CAPABILITY
+}  // namespace cpu
+}  // namespace activations_ext

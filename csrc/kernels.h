@@ -1,0 +1,125 @@
+// The interface between the operators (ops.cpp: checks, allocation, memory
+// layout) and the kernels (cpu/kernels.cpp, cuda/kernels.cu). Kernels see raw
+// pointers, element counts and byte strides, never tensors, so the kernel
+// files compile against the lean c10 headers only.
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+#include <c10/macros/Macros.h>
+
+#include <cstdint>
+#include <string>
+
+#include "activations.h"
+
+namespace activations_ext {
+
+// A tensor seen as [outer][channels][inner] in memory, the view PReLU needs:
+// contiguous N,C,* inputs have inner = prod(sizes[2:]); channels-last inputs
+// and 2-d (N, C) inputs have inner = 1; a single shared weight is
+// outer = 1, channels = 1, inner = numel.
+struct PreluShape {
+  int64_t outer = 1;
+  int64_t channels = 1;
+  int64_t inner = 1;
+};
+
+namespace cpu {
+
+// One table per instruction set (DEFAULT, AVX2, AVX512), built from the same
+// source. Strides are in bytes; a stride equal to the element size means
+// contiguous and takes the vectorized path. All loops are serial: the caller
+// splits the work with at::parallel_for.
+struct KernelTable {
+  const char* name;
+  // out[i] = act(in[i]) for i < n.
+  void (*forward)(const ActParams& p, c10::ScalarType dtype, char* out,
+                  const char* in, int64_t n, int64_t s_out, int64_t s_in);
+  // gin[i] = act'(saved[i]) * g[i] (in ATen's formula and order).
+  void (*backward)(const ActParams& p, c10::ScalarType dtype, bool from_output,
+                   char* gin, const char* g, const char* saved, int64_t n,
+                   int64_t s_gin, int64_t s_g, int64_t s_saved);
+  // out[i] = prelu(x[i], w[i]); s_w == 0 broadcasts one weight.
+  void (*prelu_forward)(c10::ScalarType dtype, char* out, const char* x,
+                        const char* w, int64_t n, int64_t s_out, int64_t s_x,
+                        int64_t s_w);
+  // gin[i] = dprelu/dx; and the weight-gradient terms x[i] <= 0 ? x[i]*g[i]
+  // : 0 are added into `acc` (float, or double for double tensors): into
+  // acc[0] when per_element_acc is false, else into acc[i].
+  void (*prelu_backward)(c10::ScalarType dtype, char* gin, const char* g,
+                         const char* x, const char* w, int64_t n,
+                         int64_t s_gin, int64_t s_g, int64_t s_x, int64_t s_w,
+                         void* acc, bool per_element_acc);
+};
+
+// The table for the best instruction set that this processor supports and
+// that ATen's own dispatch would pick (so ATEN_CPU_CAPABILITY=avx2 or
+// =default selects a lower one, as it does for torch's kernels).
+const KernelTable& kernels();
+
+namespace DEFAULT {
+const KernelTable& kernel_table();
+}
+#if defined(ACTEXT_HAVE_AVX2)
+namespace AVX2 {
+const KernelTable& kernel_table();
+}
+#endif
+#if defined(ACTEXT_HAVE_AVX512)
+namespace AVX512 {
+const KernelTable& kernel_table();
+}
+#endif
+
+}  // namespace cpu
+
+namespace cuda {
+
+// Largest rank a strided launch takes (after the operands' dimensions are
+// coalesced); matches TensorIterator's limit.
+constexpr int kMaxDims = 25;
+
+// An elementwise problem over up to three operands (0: output, 1 and 2:
+// inputs) with arbitrary strides. Dimension 0 is the fastest; strides are in
+// bytes.
+struct StridedPlan {
+  int ndim = 0;
+  int64_t sizes[kMaxDims];
+  int64_t strides[3][kMaxDims];
+};
+
+// Every launcher runs on the current stream of `device`, under a device
+// guard, and checks the launch. `n` counts elements.
+void forward_dense(const ActParams& p, c10::ScalarType dtype, void* out,
+                   const void* in, int64_t n, c10::DeviceIndex device);
+void forward_strided(const ActParams& p, c10::ScalarType dtype, void* out,
+                     const void* in, const StridedPlan& plan, int64_t n,
+                     c10::DeviceIndex device);
+void backward_dense(const ActParams& p, c10::ScalarType dtype,
+                    bool from_output, void* gin, const void* g,
+                    const void* saved, int64_t n, c10::DeviceIndex device);
+void backward_strided(const ActParams& p, c10::ScalarType dtype,
+                      bool from_output, void* gin, const void* g,
+                      const void* saved, const StridedPlan& plan, int64_t n,
+                      c10::DeviceIndex device);
+// PReLU over dense operands with the same strides, laid out as `shape`.
+void prelu_forward(c10::ScalarType dtype, void* out, const void* x,
+                   const void* w, const PreluShape& shape,
+                   c10::DeviceIndex device);
+// Writes gin and the weight gradient gw (shape.channels elements). `workspace`
+// holds prelu_workspace_bytes(...) bytes of device memory for the
+// per-block partial sums, reduced in a fixed order (deterministic).
+void prelu_backward(c10::ScalarType dtype, void* gin, void* gw, const void* g,
+                    const void* x, const void* w, const PreluShape& shape,
+                    void* workspace, c10::DeviceIndex device);
+int64_t prelu_workspace_bytes(c10::ScalarType dtype, const PreluShape& shape,
+                              c10::DeviceIndex device);
+
+}  // namespace cuda
+
+// Build facts for Python.
+bool built_with_cuda();
+std::string cpu_kernel_isa();
+
+}  // namespace activations_ext
