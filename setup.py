@@ -111,7 +111,11 @@ class build_ext(BuildExtension):
     """BuildExtension that also compiles the per-instruction-set CPU kernels."""
 
     def build_extension(self, ext):
-        cxx = ext.extra_compile_args["cxx"] if isinstance(ext.extra_compile_args, dict) else ext.extra_compile_args
+        cxx = (
+            ext.extra_compile_args["cxx"]
+            if isinstance(ext.extra_compile_args, dict)
+            else ext.extra_compile_args
+        )
 
         def compile_variant(variant):
             isa, flags = variant
@@ -122,7 +126,10 @@ class build_ext(BuildExtension):
                 macros=macros,
                 include_dirs=ext.include_dirs,
                 # GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized.
-                extra_postargs={"cxx": list(cxx) + flags + ["-Wno-uninitialized", "-Wno-maybe-uninitialized"], "nvcc": []},
+                extra_postargs={
+                    "cxx": list(cxx) + flags + ["-Wno-uninitialized", "-Wno-maybe-uninitialized"],
+                    "nvcc": [],
+                },
                 depends=ext.depends,
             )
 

@@ -13,8 +13,12 @@ CUDA implementations, autograd to second order and fake kernels for
 
 from __future__ import annotations
 
-from . import ops  # noqa: F401  (registers the operators)
-from . import _C, functional, nn
+from . import (
+    _C,
+    functional,
+    nn,
+    ops,  # noqa: F401  (registers the operators)
+)
 from .spec import SPECS, ActivationSpec, get_spec
 
 __version__ = "0.1.0"

@@ -46,7 +46,9 @@ def _save_output_repr(base: str, save_output: bool) -> str:
 class LeakyReLU(torch.nn.LeakyReLU):
     """``torch.nn.LeakyReLU(negative_slope=0.01, inplace=False)`` on our kernels."""
 
-    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *, save_output: bool = False) -> None:
+    def __init__(
+        self, negative_slope: float = 1e-2, inplace: bool = False, *, save_output: bool = False
+    ) -> None:
         super().__init__(negative_slope, inplace)
         if save_output and negative_slope < 0:
             raise ValueError(f"LeakyReLU: save_output=True needs negative_slope >= 0, got {negative_slope}")

@@ -41,7 +41,9 @@ def _check_prelu(x: torch.Tensor, w: torch.Tensor, op: str) -> None:
     if w.dtype != x.dtype:
         raise TypeError(f"activations_ext.{op}: weight has dtype {w.dtype} but input has dtype {x.dtype}")
     if w.dim() > 1:
-        raise ValueError(f"activations_ext.{op}: weight must be a scalar or 1-d tensor, but got {w.dim()} dims")
+        raise ValueError(
+            f"activations_ext.{op}: weight must be a scalar or 1-d tensor, but got {w.dim()} dims"
+        )
     if w.numel() != 1:
         channels = x.shape[1] if x.dim() >= 2 else 1
         if x.dim() == 0 or w.numel() != channels:

@@ -159,9 +159,8 @@ struct EluOp {
   acc_t negiptcoef;  // input_scale
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
-    return Math<T>::select(
-        x > T(0), x * T(poscoef),
-        Math<T>::expm1(x * T(negiptcoef)) * T(negcoef));
+    return Math<T>::select(x > T(0), x * T(poscoef),
+                           Math<T>::expm1(x * T(negiptcoef)) * T(negcoef));
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T x) const {
@@ -181,8 +180,8 @@ struct EluFromOutputOp {
   acc_t negiptcoef;
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T y) const {
-    return Math<T>::select(
-        y > T(0), g * T(poscoef), g * T(negiptcoef) * (y + T(negcoef)));
+    return Math<T>::select(y > T(0), g * T(poscoef),
+                           g * T(negiptcoef) * (y + T(negcoef)));
   }
 };
 

@@ -14,6 +14,7 @@
 // the double-backward formulas are differentiable ATen expressions).
 // Forward-mode AD and torch.func transforms are not supported.
 #include <ATen/ATen.h>
+#include <ATen/ExpandUtils.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
@@ -58,15 +59,16 @@ ACTEXT_OP(elu_bwd_op, "elu_backward",
           Tensor(const Tensor&, const Tensor&, double, double, double, bool))
 ACTEXT_OP(prelu_op, "prelu", Tensor(const Tensor&, const Tensor&))
 using PreluBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
-                                                   const Tensor&,
-                                                   const Tensor&);
+                                                    const Tensor&,
+                                                    const Tensor&);
 ACTEXT_OP(prelu_bwd_op, "prelu_backward", PreluBackwardSig)
 #undef ACTEXT_OP
 
 // True when autograd must record this call.
 template <typename... T>
 bool needs_grad(const T&... ts) {
-  return at::GradMode::is_enabled() && (... || (ts.defined() && ts.requires_grad()));
+  return at::GradMode::is_enabled() &&
+         (... || (ts.defined() && ts.requires_grad()));
 }
 
 // Runs `f` with the Autograd key (and ADInplaceOrView) skipped.
@@ -83,9 +85,7 @@ bool can_save_output(const Tensor& x) {
   return x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble;
 }
 
-Tensor undefined() {
-  return Tensor();
-}
+Tensor undefined() { return Tensor(); }
 
 // -------------------------------------------------------------------- ReLU
 
@@ -115,7 +115,8 @@ struct ReluInplaceFn : Function<ReluInplaceFn> {
 // d(relu_backward)/d(grad) is relu_backward itself; the saved output only
 // selects, so its gradient is zero.
 struct ReluBackwardFn : Function<ReluBackwardFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& g, const Tensor& y) {
+  static Tensor forward(AutogradContext* ctx, const Tensor& g,
+                        const Tensor& y) {
     Tensor gi = below_autograd([&] { return relu_bwd_op(g, y); });
     ctx->save_for_backward({y});
     return gi;
@@ -163,7 +164,8 @@ struct SigmoidFn : Function<SigmoidFn> {
 
 // gi = g * (1 - y) * y:  d/dg = (1 - y) * y,  d/dy = g * (1 - 2y).
 struct SigmoidBackwardFn : Function<SigmoidBackwardFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& g, const Tensor& y) {
+  static Tensor forward(AutogradContext* ctx, const Tensor& g,
+                        const Tensor& y) {
     Tensor gi = below_autograd([&] { return sigmoid_bwd_op(g, y); });
     ctx->save_for_backward({g, y});
     return gi;
@@ -231,7 +233,8 @@ struct LeakyReluInplaceFn : Function<LeakyReluInplaceFn> {
 struct LeakyReluBackwardFn : Function<LeakyReluBackwardFn> {
   static Tensor forward(AutogradContext* ctx, const Tensor& g, const Tensor& s,
                         double slope, bool from_output) {
-    Tensor gi = below_autograd([&] { return leaky_bwd_op(g, s, slope, from_output); });
+    Tensor gi =
+        below_autograd([&] { return leaky_bwd_op(g, s, slope, from_output); });
     ctx->save_for_backward({s});
     ctx->saved_data["slope"] = slope;
     ctx->saved_data["from_output"] = from_output;
@@ -264,7 +267,8 @@ void leaky_inplace_autograd(const Tensor& x, double slope) {
 Tensor leaky_backward_autograd(const Tensor& g, const Tensor& s, double slope,
                                bool from_output) {
   if (!needs_grad(g, s)) {
-    return below_autograd([&] { return leaky_bwd_op(g, s, slope, from_output); });
+    return below_autograd(
+        [&] { return leaky_bwd_op(g, s, slope, from_output); });
   }
   return LeakyReluBackwardFn::apply(g, s, slope, from_output);
 }
@@ -326,8 +330,9 @@ struct EluBackwardFn : Function<EluBackwardFn> {
   static Tensor forward(AutogradContext* ctx, const Tensor& g, const Tensor& s,
                         double alpha, double scale, double input_scale,
                         bool from_output) {
-    Tensor gi = below_autograd(
-        [&] { return elu_bwd_op(g, s, alpha, scale, input_scale, from_output); });
+    Tensor gi = below_autograd([&] {
+      return elu_bwd_op(g, s, alpha, scale, input_scale, from_output);
+    });
     ctx->save_for_backward({g, s});
     save_elu_params(ctx, alpha, scale, input_scale);
     ctx->saved_data["from_output"] = from_output;
@@ -341,8 +346,9 @@ struct EluBackwardFn : Function<EluBackwardFn> {
     const bool from_output = ctx->saved_data["from_output"].toBool();
     const double input_scale = ctx->saved_data["input_scale"].toDouble();
     Tensor dg = elu_bwd_saved(ctx, gg, s, from_output);
-    Tensor ds = from_output ? gg * g * input_scale
-                            : gg * elu_bwd_saved(ctx, g, s, false) * input_scale;
+    Tensor ds = from_output
+                    ? gg * g * input_scale
+                    : gg * elu_bwd_saved(ctx, g, s, false) * input_scale;
     ds = ds.masked_fill(s > 0, 0);
     return {dg, ds, undefined(), undefined(), undefined(), undefined()};
   }
@@ -371,40 +377,36 @@ Tensor elu_backward_autograd(const Tensor& g, const Tensor& s, double alpha,
                              double scale, double input_scale,
                              bool from_output) {
   if (!needs_grad(g, s)) {
-    return below_autograd(
-        [&] { return elu_bwd_op(g, s, alpha, scale, input_scale, from_output); });
+    return below_autograd([&] {
+      return elu_bwd_op(g, s, alpha, scale, input_scale, from_output);
+    });
   }
   return EluBackwardFn::apply(g, s, alpha, scale, input_scale, from_output);
 }
 
 // ------------------------------------------------------------------- PReLU
 
-// The weight viewed so that it broadcasts against x along dim 1.
+// The weight viewed so that it broadcasts against x along dim 1: shape
+// [1, C, 1, ...] (C may be 1). Written with symbolic sizes so the double
+// backward also traces under torch.compile with dynamic shapes.
 Tensor weight_for_broadcast(const Tensor& w, const Tensor& x) {
-  if (w.numel() == 1) {
+  if (x.dim() == 0) {
     return w.reshape({});
   }
   std::vector<int64_t> shape(x.dim(), 1);
-  shape[1] = w.numel();
+  shape[x.dim() >= 2 ? 1 : 0] = -1;
   return w.reshape(shape);
 }
 
 // Sums a tensor shaped like x down to the weight's shape.
-Tensor sum_to_weight(const Tensor& t, const Tensor& w) {
-  if (w.numel() == 1) {
-    return t.sum().reshape(w.sizes());
-  }
-  std::vector<int64_t> dims;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d != 1) {
-      dims.push_back(d);
-    }
-  }
-  return t.sum(dims).reshape(w.sizes());
+Tensor sum_to_weight(const Tensor& t, const Tensor& w, const Tensor& x) {
+  const Tensor wb = weight_for_broadcast(w, x);
+  return at::sum_to(t, wb.sym_sizes()).reshape_symint(w.sym_sizes());
 }
 
 struct PreluFn : Function<PreluFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w) {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x,
+                        const Tensor& w) {
     Tensor y = below_autograd([&] { return prelu_op(x, w); });
     ctx->save_for_backward({x, w});
     return y;
@@ -442,7 +444,7 @@ struct PreluBackwardFn : Function<PreluBackwardFn> {
     Tensor dw;
     if (ggi.defined()) {
       dg = at::where(pos, ggi, ggi * wb);
-      dw = sum_to_weight((ggi * g).masked_fill(pos, 0), w);
+      dw = sum_to_weight((ggi * g).masked_fill(pos, 0), w, x);
     }
     if (ggw.defined()) {
       const Tensor ggwb = weight_for_broadcast(ggw, x);

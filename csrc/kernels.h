@@ -45,12 +45,12 @@ struct KernelTable {
                         const char* w, int64_t n, int64_t s_out, int64_t s_x,
                         int64_t s_w);
   // gin[i] = dprelu/dx; and the weight-gradient terms x[i] <= 0 ? x[i]*g[i]
-  // : 0 are added into `acc` (float, or double for double tensors): into
-  // acc[0] when per_element_acc is false, else into acc[i].
+  // : 0 are added into the double accumulators `acc`: into acc[0] when
+  // per_element_acc is false, else into acc[i].
   void (*prelu_backward)(c10::ScalarType dtype, char* gin, const char* g,
-                         const char* x, const char* w, int64_t n,
-                         int64_t s_gin, int64_t s_g, int64_t s_x, int64_t s_w,
-                         void* acc, bool per_element_acc);
+                         const char* x, const char* w, int64_t n, int64_t s_gin,
+                         int64_t s_g, int64_t s_x, int64_t s_w, double* acc,
+                         bool per_element_acc);
 };
 
 // The table for the best instruction set that this processor supports and
@@ -96,9 +96,9 @@ void forward_dense(const ActParams& p, c10::ScalarType dtype, void* out,
 void forward_strided(const ActParams& p, c10::ScalarType dtype, void* out,
                      const void* in, const StridedPlan& plan, int64_t n,
                      c10::DeviceIndex device);
-void backward_dense(const ActParams& p, c10::ScalarType dtype,
-                    bool from_output, void* gin, const void* g,
-                    const void* saved, int64_t n, c10::DeviceIndex device);
+void backward_dense(const ActParams& p, c10::ScalarType dtype, bool from_output,
+                    void* gin, const void* g, const void* saved, int64_t n,
+                    c10::DeviceIndex device);
 void backward_strided(const ActParams& p, c10::ScalarType dtype,
                       bool from_output, void* gin, const void* g,
                       const void* saved, const StridedPlan& plan, int64_t n,

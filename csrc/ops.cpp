@@ -66,9 +66,7 @@ bool same_dense_layout(const Tensor& a, const Tensor& b) {
   return a.is_non_overlapping_and_dense() && a.strides() == b.strides();
 }
 
-char* ptr(const Tensor& t) {
-  return static_cast<char*>(t.data_ptr());
-}
+char* ptr(const Tensor& t) { return static_cast<char*>(t.data_ptr()); }
 
 const char* cptr(const Tensor& t) {
   return static_cast<const char*>(t.const_data_ptr());
@@ -91,7 +89,7 @@ cuda::StridedPlan plan_of(const at::TensorIteratorBase& iter) {
 }
 #endif
 
-[[noreturn]] void no_cuda() {
+[[noreturn, maybe_unused]] void no_cuda() {
   TORCH_CHECK(false,
               "activations_ext was built without CUDA kernels; rebuild it "
               "with a CUDA-enabled torch and nvcc available");
@@ -100,7 +98,8 @@ cuda::StridedPlan plan_of(const at::TensorIteratorBase& iter) {
 // An iterator over `out` and the inputs that only plans the loop: our kernels
 // run it. `out` is allocated by the caller (so fake kernels can allocate the
 // same way) and may alias an input exactly (in-place ops).
-at::TensorIterator make_iter(const Tensor& out, std::initializer_list<Tensor> ins) {
+at::TensorIterator make_iter(const Tensor& out,
+                             std::initializer_list<Tensor> ins) {
   at::TensorIteratorConfig config;
   config.set_check_mem_overlap(true)
       .check_all_same_dtype(true)
@@ -188,8 +187,8 @@ Tensor backward(const Tensor& g, const Tensor& saved, const ActParams& p,
   if (same_dense_layout(saved, gin) && same_dense_layout(g, gin)) {
     if (g.is_cuda()) {
 #if defined(ACTEXT_WITH_CUDA)
-      cuda::backward_dense(p, dtype, from_output, ptr(gin), cptr(g), cptr(saved),
-                           n, g.device().index());
+      cuda::backward_dense(p, dtype, from_output, ptr(gin), cptr(g),
+                           cptr(saved), n, g.device().index());
       return gin;
 #else
       no_cuda();
@@ -230,12 +229,8 @@ Tensor backward(const Tensor& g, const Tensor& saved, const ActParams& p,
   return gin;
 }
 
-ActParams relu_params() {
-  return ActParams{Act::ReLU};
-}
-ActParams sigmoid_params() {
-  return ActParams{Act::Sigmoid};
-}
+ActParams relu_params() { return ActParams{Act::ReLU}; }
+ActParams sigmoid_params() { return ActParams{Act::Sigmoid}; }
 ActParams leaky_params(double slope) {
   return ActParams{Act::LeakyReLU, slope};
 }
@@ -243,12 +238,8 @@ ActParams elu_params(double alpha, double scale, double input_scale) {
   return ActParams{Act::ELU, alpha, scale, input_scale};
 }
 
-Tensor relu(const Tensor& x) {
-  return forward(x, relu_params(), "relu");
-}
-void relu_(const Tensor& x) {
-  forward_(x, relu_params(), "relu_");
-}
+Tensor relu(const Tensor& x) { return forward(x, relu_params(), "relu"); }
+void relu_(const Tensor& x) { forward_(x, relu_params(), "relu_"); }
 Tensor relu_backward(const Tensor& g, const Tensor& y) {
   return backward(g, y, relu_params(), true, "relu_backward");
 }
@@ -262,8 +253,10 @@ Tensor sigmoid_backward(const Tensor& g, const Tensor& y) {
 
 void check_save_output(double param, const char* op, const char* name) {
   TORCH_CHECK_VALUE(param >= 0, "activations_ext.", op,
-                    ": save_output=True needs ", name, " >= 0 (the output then "
-                    "has the input's sign), but got ", name, "=", param);
+                    ": save_output=True needs ", name,
+                    " >= 0 (the output then "
+                    "has the input's sign), but got ",
+                    name, "=", param);
 }
 
 Tensor leaky_relu(const Tensor& x, double slope, bool save_output) {
@@ -383,7 +376,8 @@ Tensor prelu(const Tensor& x_in, const Tensor& w_in) {
   const auto dtype = x.scalar_type();
   if (x.is_cuda()) {
 #if defined(ACTEXT_WITH_CUDA)
-    cuda::prelu_forward(dtype, ptr(out), cptr(x), cptr(w), sh, x.device().index());
+    cuda::prelu_forward(dtype, ptr(out), cptr(x), cptr(w), sh,
+                        x.device().index());
     return out;
 #else
     no_cuda();
@@ -427,7 +421,6 @@ Tensor prelu(const Tensor& x_in, const Tensor& w_in) {
 // into its own partial; partials are then added in a fixed order. So the
 // result is bitwise reproducible, and the partials are far smaller than the
 // input (at most 1/8 of it, usually a few KB).
-template <typename acc_t>
 void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
                         const PreluShape& sh, char* gi, const char* g,
                         const char* x, const char* w, int64_t es,
@@ -436,7 +429,7 @@ void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
   const int64_t C = sh.channels;
   if (C == 1) {
     const int64_t chunks = (n + kGrain - 1) / kGrain;
-    std::vector<acc_t> part(chunks, acc_t(0));
+    std::vector<double> part(chunks, 0.0);
     at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t lo = t * kGrain;
@@ -457,7 +450,7 @@ void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
     const int64_t per = std::min(
         sh.outer, std::max<int64_t>(1, (kGrain + sh.inner - 1) / sh.inner));
     const int64_t n_oc = (sh.outer + per - 1) / per;
-    std::vector<acc_t> part(n_oc * C, acc_t(0));
+    std::vector<double> part(n_oc * C, 0.0);
     at::parallel_for(0, n_oc * C, 1, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t oc = t / C;
@@ -486,7 +479,7 @@ void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
   const int64_t cb_len = std::min(C, kChanBlock);
   const int64_t per = std::min(sh.outer, std::max<int64_t>(1, kGrain / cb_len));
   const int64_t n_rc = (sh.outer + per - 1) / per;
-  std::vector<acc_t> part(n_rc * C, acc_t(0));
+  std::vector<double> part(n_rc * C, 0.0);
   at::parallel_for(0, n_rc * cblocks, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t rc = t / cblocks;
@@ -495,8 +488,8 @@ void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
       const int64_t r_end = std::min(sh.outer, (rc + 1) * per);
       for (int64_t r = rc * per; r < r_end; ++r) {
         const int64_t off = (r * C + c0) * es;
-        k.prelu_backward(dtype, gi + off, g + off, x + off, w + c0 * es, len, es,
-                         es, es, es, &part[rc * C + c0], true);
+        k.prelu_backward(dtype, gi + off, g + off, x + off, w + c0 * es, len,
+                         es, es, es, es, &part[rc * C + c0], true);
       }
     }
   });
@@ -509,12 +502,14 @@ void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
   }
 }
 
-std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g_in, const Tensor& x_in,
+std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g_in,
+                                          const Tensor& x_in,
                                           const Tensor& w_in) {
   check_prelu(x_in, w_in, "prelu_backward");
   check_pair(g_in, x_in, "prelu_backward", "grad_output", "input");
   if (x_in.numel() == 0) {
-    return {at::empty_like(x_in), at::zeros_like(w_in, at::MemoryFormat::Contiguous)};
+    return {at::empty_like(x_in),
+            at::zeros_like(w_in, at::MemoryFormat::Contiguous)};
   }
   PreluShape sh;
   Tensor x = prelu_input(x_in, w_in.numel(), sh);
@@ -526,8 +521,8 @@ std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g_in, const Tensor& x_in
     g.copy_(g_in);
   }
   Tensor gi = at::empty_like(x);
-  Tensor gw = at::empty(w_in.sizes(), w_in.options().memory_format(
-                                          at::MemoryFormat::Contiguous));
+  Tensor gw = at::empty(
+      w_in.sizes(), w_in.options().memory_format(at::MemoryFormat::Contiguous));
   const auto dtype = x.scalar_type();
   if (x.is_cuda()) {
 #if defined(ACTEXT_WITH_CUDA)
@@ -544,13 +539,8 @@ std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g_in, const Tensor& x_in
   std::vector<double> sums(w.numel(), 0.0);
   const auto& k = cpu::kernels();
   const int64_t es = x.element_size();
-  if (dtype == at::kDouble) {
-    prelu_backward_cpu<double>(k, dtype, sh, ptr(gi), cptr(g), cptr(x), cptr(w),
-                               es, sums);
-  } else {
-    prelu_backward_cpu<float>(k, dtype, sh, ptr(gi), cptr(g), cptr(x), cptr(w),
-                              es, sums);
-  }
+  prelu_backward_cpu(k, dtype, sh, ptr(gi), cptr(g), cptr(x), cptr(w), es,
+                     sums);
   // C (or 1) values: written on the host.
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype,
                                   "prelu_backward_weight", [&] {
@@ -572,9 +562,7 @@ bool built_with_cuda() {
 #endif
 }
 
-std::string cpu_kernel_isa() {
-  return cpu::kernels().name;
-}
+std::string cpu_kernel_isa() { return cpu::kernels().name; }
 
 }  // namespace activations_ext
 
@@ -612,27 +600,23 @@ TORCH_LIBRARY(activations_ext, m) {
 
 // The same implementations serve both devices: they branch on the tensors'
 // device only to call the CPU or the CUDA kernels.
-#define ACTEXT_IMPL_ALL(m)                                   \
-  m.impl("relu", &activations_ext::relu);                    \
-  m.impl("relu_", &activations_ext::relu_);                  \
-  m.impl("relu_backward", &activations_ext::relu_backward);  \
-  m.impl("sigmoid", &activations_ext::sigmoid);              \
-  m.impl("sigmoid_backward", &activations_ext::sigmoid_backward); \
-  m.impl("leaky_relu", &activations_ext::leaky_relu);        \
-  m.impl("leaky_relu_", &activations_ext::leaky_relu_);      \
+#define ACTEXT_IMPL_ALL(m)                                              \
+  m.impl("relu", &activations_ext::relu);                               \
+  m.impl("relu_", &activations_ext::relu_);                             \
+  m.impl("relu_backward", &activations_ext::relu_backward);             \
+  m.impl("sigmoid", &activations_ext::sigmoid);                         \
+  m.impl("sigmoid_backward", &activations_ext::sigmoid_backward);       \
+  m.impl("leaky_relu", &activations_ext::leaky_relu);                   \
+  m.impl("leaky_relu_", &activations_ext::leaky_relu_);                 \
   m.impl("leaky_relu_backward", &activations_ext::leaky_relu_backward); \
-  m.impl("elu", &activations_ext::elu);                      \
-  m.impl("elu_", &activations_ext::elu_);                    \
-  m.impl("elu_backward", &activations_ext::elu_backward);    \
-  m.impl("prelu", &activations_ext::prelu);                  \
+  m.impl("elu", &activations_ext::elu);                                 \
+  m.impl("elu_", &activations_ext::elu_);                               \
+  m.impl("elu_backward", &activations_ext::elu_backward);               \
+  m.impl("prelu", &activations_ext::prelu);                             \
   m.impl("prelu_backward", &activations_ext::prelu_backward)
 
-TORCH_LIBRARY_IMPL(activations_ext, CPU, m) {
-  ACTEXT_IMPL_ALL(m);
-}
+TORCH_LIBRARY_IMPL(activations_ext, CPU, m) { ACTEXT_IMPL_ALL(m); }
 
 #if defined(ACTEXT_WITH_CUDA)
-TORCH_LIBRARY_IMPL(activations_ext, CUDA, m) {
-  ACTEXT_IMPL_ALL(m);
-}
+TORCH_LIBRARY_IMPL(activations_ext, CUDA, m) { ACTEXT_IMPL_ALL(m); }
 #endif

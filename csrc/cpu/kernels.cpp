@@ -39,7 +39,8 @@ constexpr bool kReduced = std::is_same_v<scalar_t, c10::Half> ||
 
 // Compute type: float for float/half/bfloat16, double for double.
 template <typename scalar_t>
-using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+using acc_t =
+    std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
 
 // Elements per step of the contiguous loops: one Vectorized<scalar_t>.
 template <typename scalar_t>
@@ -142,7 +143,8 @@ inline void scatter(char* dst, int64_t stride, const scalar_t* src, int64_t n) {
 // exp/division chains of the two overlap. Worth about 5% on the exp-bound
 // activations here.
 template <typename scalar_t, typename Op>
-void forward_contig(const Op& op, scalar_t* out, const scalar_t* in, int64_t n) {
+void forward_contig(const Op& op, scalar_t* out, const scalar_t* in,
+                    int64_t n) {
   using L = Lanes<scalar_t>;
   constexpr int64_t W = kStep<scalar_t>;
   const auto f = [&](const auto& x) { return op.forward(x); };
@@ -191,7 +193,9 @@ void backward_contig(const Op& op, scalar_t* gin, const scalar_t* g,
                      const scalar_t* s, int64_t n) {
   using L = Lanes<scalar_t>;
   constexpr int64_t W = kStep<scalar_t>;
-  const auto f = [&](const auto& gv, const auto& sv) { return op.backward(gv, sv); };
+  const auto f = [&](const auto& gv, const auto& sv) {
+    return op.backward(gv, sv);
+  };
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     const L ga = L::load(g + i, W);
@@ -256,7 +260,9 @@ void prelu_forward_contig(scalar_t* out, const scalar_t* x, const scalar_t* w,
   }
   for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
     zip(L::load(x + i, count), L::load(w + i, count),
-        [](const auto& xv, const auto& wv) { return PreluMath::forward(xv, wv); })
+        [](const auto& xv, const auto& wv) {
+          return PreluMath::forward(xv, wv);
+        })
         .store(out + i, count);
   });
 }
@@ -296,77 +302,75 @@ inline Lanes<scalar_t> prelu_wterms(const Lanes<scalar_t>& gl,
   });
 }
 
+// Weight-gradient terms are accumulated in double, lane by lane (the
+// float-to-double conversion and add vectorize), and the lanes are added at
+// the end: no float rounding builds up over a channel, whose sum often
+// cancels.
 template <typename scalar_t>
 void prelu_backward_contig(scalar_t* gin, const scalar_t* g, const scalar_t* x,
                            const scalar_t* w, bool per_element, int64_t n,
-                           acc_t<scalar_t>* acc) {
+                           double* acc) {
   using A = acc_t<scalar_t>;
   using L = Lanes<scalar_t>;
   using VA = Vectorized<A>;
-  if (!per_element) {
-    const VA wv(static_cast<A>(w[0]));
-    // Two accumulators per register half; zero lanes of the tail add 0.
-    VA sum_a(A(0));
-    VA sum_b(A(0));
-    for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
-      const L gl = L::load(g + i, count);
-      const L xl = L::load(x + i, count);
-      zip(gl, xl, [&](const auto& gv, const auto& xv) {
-        return PreluMath::grad_input(gv, xv, wv);
-      }).store(gin + i, count);
-      const L t = prelu_wterms(gl, xl);
-      sum_a = sum_a + t.a;
-      if constexpr (kReduced<scalar_t>) {
-        sum_b = sum_b + t.b;
-      }
-    });
-    const VA total = sum_a + sum_b;
-    A lanes[VA::size()];
-    total.store(lanes);
-    A s = 0;
-    for (int64_t k = 0; k < VA::size(); ++k) {
-      s += lanes[k];
-    }
-    acc[0] += s;
-    return;
-  }
+  constexpr int64_t kLanes = kReduced<scalar_t> ? 2 * VA::size() : VA::size();
+  const VA w0(per_element ? A(0) : static_cast<A>(w[0]));
+  double lane_sums[kLanes] = {};
   for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
     const L gl = L::load(g + i, count);
     const L xl = L::load(x + i, count);
-    const L wl = L::load(w + i, count);
-    Lanes<scalar_t> gi;
-    gi.a = PreluMath::grad_input(gl.a, xl.a, wl.a);
-    if constexpr (kReduced<scalar_t>) {
-      gi.b = PreluMath::grad_input(gl.b, xl.b, wl.b);
+    L gi;
+    if (per_element) {
+      const L wl = L::load(w + i, count);
+      gi.a = PreluMath::grad_input(gl.a, xl.a, wl.a);
+      if constexpr (kReduced<scalar_t>) {
+        gi.b = PreluMath::grad_input(gl.b, xl.b, wl.b);
+      }
+    } else {
+      gi = zip(gl, xl, [&](const auto& gv, const auto& xv) {
+        return PreluMath::grad_input(gv, xv, w0);
+      });
     }
     gi.store(gin + i, count);
     const L t = prelu_wterms(gl, xl);
-    const int64_t na = std::min<int64_t>(count, VA::size());
-    (VA::loadu(acc + i, na) + t.a).store(acc + i, na);
+    A terms[kLanes];
+    t.a.store(terms);
     if constexpr (kReduced<scalar_t>) {
-      if (count > VA::size()) {
-        const int64_t nb = count - VA::size();
-        (VA::loadu(acc + i + VA::size(), nb) + t.b).store(acc + i + VA::size(), nb);
+      t.b.store(terms + VA::size());
+    }
+    if (per_element) {
+      for (int64_t k = 0; k < count; ++k) {
+        acc[i + k] += static_cast<double>(terms[k]);
+      }
+    } else {
+      // Lanes past `count` were loaded as zeros, so their terms are 0.
+      for (int64_t k = 0; k < kLanes; ++k) {
+        lane_sums[k] += static_cast<double>(terms[k]);
       }
     }
   });
+  if (!per_element) {
+    double s = 0;
+    for (int64_t k = 0; k < kLanes; ++k) {
+      s += lane_sums[k];
+    }
+    acc[0] += s;
+  }
 }
 
 template <typename scalar_t>
-void prelu_backward_typed(char* gin, const char* g, const char* x, const char* w,
-                          int64_t n, int64_t s_gin, int64_t s_g, int64_t s_x,
-                          int64_t s_w, void* acc_v, bool per_element_acc) {
-  using A = acc_t<scalar_t>;
-  A* acc = static_cast<A*>(acc_v);
+void prelu_backward_typed(char* gin, const char* g, const char* x,
+                          const char* w, int64_t n, int64_t s_gin, int64_t s_g,
+                          int64_t s_x, int64_t s_w, double* acc,
+                          bool per_element_acc) {
   const bool per_element = s_w != 0;
   TORCH_INTERNAL_ASSERT(per_element == per_element_acc);
   if (is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g) &&
       is_contig<scalar_t>(s_x) && (!per_element || is_contig<scalar_t>(s_w))) {
-    prelu_backward_contig(reinterpret_cast<scalar_t*>(gin),
-                          reinterpret_cast<const scalar_t*>(g),
-                          reinterpret_cast<const scalar_t*>(x),
-                          reinterpret_cast<const scalar_t*>(w), per_element, n,
-                          acc);
+    prelu_backward_contig(
+        reinterpret_cast<scalar_t*>(gin), reinterpret_cast<const scalar_t*>(g),
+        reinterpret_cast<const scalar_t*>(x),
+        reinterpret_cast<const scalar_t*>(w), per_element, n, acc);
     return;
   }
   scalar_t gbuf[kBufElems];
@@ -417,10 +421,11 @@ void forward(const ActParams& p, c10::ScalarType dtype, char* out,
 }
 
 void backward(const ActParams& p, c10::ScalarType dtype, bool from_output,
-              char* gin, const char* g, const char* s, int64_t n,
-              int64_t s_gin, int64_t s_g, int64_t s_s) {
+              char* gin, const char* g, const char* s, int64_t n, int64_t s_gin,
+              int64_t s_g, int64_t s_s) {
   dispatch_float_types(dtype, [&](auto tag) {
-    backward_typed<decltype(tag)>(p, from_output, gin, g, s, n, s_gin, s_g, s_s);
+    backward_typed<decltype(tag)>(p, from_output, gin, g, s, n, s_gin, s_g,
+                                  s_s);
   });
 }
 
@@ -434,7 +439,7 @@ void prelu_forward(c10::ScalarType dtype, char* out, const char* x,
 
 void prelu_backward(c10::ScalarType dtype, char* gin, const char* g,
                     const char* x, const char* w, int64_t n, int64_t s_gin,
-                    int64_t s_g, int64_t s_x, int64_t s_w, void* acc,
+                    int64_t s_g, int64_t s_x, int64_t s_w, double* acc,
                     bool per_element_acc) {
   dispatch_float_types(dtype, [&](auto tag) {
     prelu_backward_typed<decltype(tag)>(gin, g, x, w, n, s_gin, s_g, s_x, s_w,

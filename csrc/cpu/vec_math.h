@@ -15,12 +15,8 @@ inline namespace ACTEXT_ISA {
 template <typename scalar_t>
 struct VecMath {
   using V = at::vec::Vectorized<scalar_t>;
-  static V exp(const V& x) {
-    return x.exp();
-  }
-  static V expm1(const V& x) {
-    return x.expm1();
-  }
+  static V exp(const V& x) { return x.exp(); }
+  static V expm1(const V& x) { return x.expm1(); }
   // Comparisons of Vectorized give all-ones lanes where true.
   static V select(const V& mask, const V& a, const V& b) {
     return V::blendv(b, a, mask);
@@ -48,7 +44,8 @@ struct VecMathFloat : VecMath<float> {
 
   static V expm1(const V& x_in) {
     // clamp_min/clamp_max keep NaN (and are much cheaper than minimum/maximum).
-    const V x = at::vec::clamp_max(at::vec::clamp_min(x_in, V(-87.0f)), V(88.0f));
+    const V x =
+        at::vec::clamp_max(at::vec::clamp_min(x_in, V(-87.0f)), V(88.0f));
     const V k = (x * V(1.44269504088896341f)).round();
     V r = at::vec::fmadd(k, V(-0.693359375f), x);
     r = at::vec::fmadd(k, V(2.12194440e-4f), r);
@@ -61,7 +58,8 @@ struct VecMathFloat : VecMath<float> {
     const V em1 = at::vec::fmadd(r * r, q, r);
     const V t = pow2(k);
     const V res = at::vec::fmadd(t, em1, t - V(1.0f));
-    return V::blendv(res, V(std::numeric_limits<float>::infinity()), x_in > V(88.0f));
+    return V::blendv(res, V(std::numeric_limits<float>::infinity()),
+                     x_in > V(88.0f));
   }
 };
 

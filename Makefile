@@ -1,0 +1,66 @@
+# Everything runs in a virtual environment per torch version, created on
+# first use: .venv-<TORCH>. The default torch is the CUDA 13.0 build, so the
+# CUDA kernels are compiled (and must compile) wherever nvcc exists.
+#
+#   make bench      the benchmark report (bench/results/<machine>/report.md)
+#   make test       build, then the test suite
+#   make lint       ruff (check + format check) and clang-format on csrc/
+#   make bench-micro  pytest-benchmark micro benchmarks
+#
+# Variables: TORCH=2.13.0 (CPU-only build, quick to install), PYTHON=python3,
+# QUICK=1 (make bench in about a minute), ACTIVATIONS_EXT_CPU_ONLY=1.
+
+PYTHON ?= python3
+TORCH ?= 2.14.1
+VENV ?= .venv-$(TORCH)
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-stamp
+BUILD_STAMP := .stamp-build
+SOURCES := setup.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
+PIP := $(PY) -m pip install --disable-pip-version-check -q
+
+.PHONY: all deps build test bench bench-micro lint format clean
+
+all: test
+
+# torch is pinned exactly: a torch left on the machine never satisfies it.
+$(DEPS_STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip "setuptools>=64" wheel ninja
+	$(PIP) "torch==$(TORCH)" numpy pytest pytest-benchmark expecttest matplotlib scikit-learn tqdm ruff clang-format
+	touch $@
+
+deps: $(DEPS_STAMP)
+
+# The extension is built in place (an editable install), so it is rebuilt
+# whenever the sources change or a different torch is asked for.
+build: $(DEPS_STAMP)
+	@want="$(TORCH) cpu_only=$(ACTIVATIONS_EXT_CPU_ONLY)"; \
+	have="$$(cat $(BUILD_STAMP) 2>/dev/null)"; \
+	newer="$$(find $(SOURCES) -newer $(BUILD_STAMP) 2>/dev/null | head -1)"; \
+	if [ "$$want" != "$$have" ] || [ -n "$$newer" ] || ! ls activations_ext/_C*.so >/dev/null 2>&1; then \
+		echo "building activations_ext against torch $(TORCH)"; \
+		$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation --no-deps -e . && echo "$$want" > $(BUILD_STAMP); \
+	fi
+
+test: build
+	$(PY) -m pytest tests -q
+
+bench: build
+	$(PY) -m bench.report $(if $(QUICK),--quick,)
+
+bench-micro: build
+	$(PY) -m pytest bench --benchmark-only -q
+
+lint: $(DEPS_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/clang-format --dry-run --Werror $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
+
+format: $(DEPS_STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+	$(VENV)/bin/clang-format -i $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
+
+clean:
+	rm -rf build activations_ext/_C*.so $(BUILD_STAMP) *.egg-info

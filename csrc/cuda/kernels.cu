@@ -1,0 +1,610 @@
+// CUDA kernels. They include only c10 headers (no torch/extension.h, no
+// ATen/cuda/CUDAContext.h): a file like this compiles in seconds.
+//
+// Elementwise kernels are memory-bound: a forward reads x and writes y (2N
+// elements moved), a backward reads grad and the saved tensor and writes
+// grad_input (3N). The goal is the device's copy bandwidth, which needs
+// 16-byte loads and stores (LDG.E.128/STG.E.128), enough bytes in flight
+// (a grid of one full wave, every thread striding over the rest) and no
+// local memory. Half and bfloat16 are computed in float and rounded once.
+// All indexing is 64-bit: tensors of more than 2^31 elements work.
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Exception.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+
+#include "../kernels.h"
+
+namespace activations_ext {
+namespace cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <typename scalar_t>
+struct OpmathOf {
+  using type = float;
+};
+template <>
+struct OpmathOf<double> {
+  using type = double;
+};
+template <typename scalar_t>
+using opmath_t = typename OpmathOf<scalar_t>::type;
+
+// PReLU's weight gradient is summed in double whatever the dtype: the sums
+// run over whole channels, and double arithmetic is cheap next to the memory
+// traffic of a memory-bound kernel.
+using red_t = double;
+
+// Elements per 16-byte vector.
+template <typename scalar_t>
+constexpr int kVec = 16 / sizeof(scalar_t);
+
+template <typename scalar_t>
+struct alignas(16) Pack {
+  scalar_t v[kVec<scalar_t>];
+};
+
+int sm_count(c10::DeviceIndex device) {
+  static int counts[256] = {};
+  static std::once_flag flags[256];
+  const int d = static_cast<int>(device);
+  TORCH_CHECK(d >= 0 && d < 256, "activations_ext: bad CUDA device index ", d);
+  std::call_once(flags[d], [d] {
+    int n = 0;
+    C10_CUDA_CHECK(
+        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d));
+    counts[d] = n;
+  });
+  return counts[d];
+}
+
+// Enough blocks for a few waves (8 blocks of 256 threads fill an SM on
+// Ampere and Hopper when registers allow; several waves keep the tail short
+// when they do not), or fewer blocks when there is less work. Threads stride
+// over the rest.
+int grid_for(int64_t items, c10::DeviceIndex device) {
+  const int64_t blocks = (items + kThreads - 1) / kThreads;
+  const int64_t cap = static_cast<int64_t>(sm_count(device)) * 32;
+  return static_cast<int>(std::max<int64_t>(1, std::min(blocks, cap)));
+}
+
+cudaStream_t stream_of(c10::DeviceIndex device) {
+  return c10::cuda::getCurrentCUDAStream(device).stream();
+}
+
+// How a dense range of n elements splits for 16-byte access: `head` scalar
+// elements up to the first 16-byte boundary, `n_vec` full vectors, then a
+// scalar tail. Vectorized only when every pointer has the same offset from a
+// 16-byte boundary; otherwise everything is scalar (still coalesced).
+struct VecSplit {
+  bool vec = false;
+  int64_t head = 0;
+  int64_t n_vec = 0;
+};
+
+template <typename scalar_t>
+VecSplit split_for(int64_t n, std::initializer_list<const void*> ptrs) {
+  VecSplit s;
+  const auto first = reinterpret_cast<uintptr_t>(*ptrs.begin());
+  for (const void* p : ptrs) {
+    if (reinterpret_cast<uintptr_t>(p) % 16 != first % 16) {
+      return s;
+    }
+  }
+  if (first % sizeof(scalar_t) != 0) {
+    return s;
+  }
+  s.vec = true;
+  s.head = std::min<int64_t>(n, ((16 - first % 16) % 16) / sizeof(scalar_t));
+  s.n_vec = (n - s.head) / kVec<scalar_t>;
+  return s;
+}
+
+// ------------------------------------------------------------ elementwise
+
+// Every thread first handles at most one head and one tail element, then
+// strides over the vectors in between.
+template <typename scalar_t, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    forward_kernel(Op op, scalar_t* out, const scalar_t* in, int64_t n,
+                   int64_t head, int64_t n_vec) {
+  using acc_t = opmath_t<scalar_t>;
+  constexpr int N = kVec<scalar_t>;
+  const int64_t tid =
+      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t body_end = head + n_vec * N;
+  if (tid < head) {
+    out[tid] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(in[tid])));
+  }
+  if (body_end + tid < n) {
+    const int64_t i = body_end + tid;
+    out[i] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(in[i])));
+  }
+  const auto* vin = reinterpret_cast<const Pack<scalar_t>*>(in + head);
+  auto* vout = reinterpret_cast<Pack<scalar_t>*>(out + head);
+  for (int64_t v = tid; v < n_vec; v += stride) {
+    Pack<scalar_t> p = vin[v];
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+      p.v[k] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(p.v[k])));
+    }
+    vout[v] = p;
+  }
+}
+
+template <typename scalar_t, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    forward_scalar_kernel(Op op, scalar_t* out, const scalar_t* in, int64_t n) {
+  using acc_t = opmath_t<scalar_t>;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       i < n; i += stride) {
+    out[i] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(in[i])));
+  }
+}
+
+template <typename scalar_t, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    backward_kernel(Op op, scalar_t* gin, const scalar_t* g, const scalar_t* s,
+                    int64_t n, int64_t head, int64_t n_vec) {
+  using acc_t = opmath_t<scalar_t>;
+  constexpr int N = kVec<scalar_t>;
+  const int64_t tid =
+      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t body_end = head + n_vec * N;
+  auto one = [&](int64_t i) {
+    gin[i] = static_cast<scalar_t>(
+        op.backward(static_cast<acc_t>(g[i]), static_cast<acc_t>(s[i])));
+  };
+  if (tid < head) {
+    one(tid);
+  }
+  if (body_end + tid < n) {
+    one(body_end + tid);
+  }
+  const auto* vg = reinterpret_cast<const Pack<scalar_t>*>(g + head);
+  const auto* vs = reinterpret_cast<const Pack<scalar_t>*>(s + head);
+  auto* vgin = reinterpret_cast<Pack<scalar_t>*>(gin + head);
+  for (int64_t v = tid; v < n_vec; v += stride) {
+    const Pack<scalar_t> pg = vg[v];
+    const Pack<scalar_t> ps = vs[v];
+    Pack<scalar_t> r;
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+      r.v[k] = static_cast<scalar_t>(op.backward(static_cast<acc_t>(pg.v[k]),
+                                                 static_cast<acc_t>(ps.v[k])));
+    }
+    vgin[v] = r;
+  }
+}
+
+template <typename scalar_t, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    backward_scalar_kernel(Op op, scalar_t* gin, const scalar_t* g,
+                           const scalar_t* s, int64_t n) {
+  using acc_t = opmath_t<scalar_t>;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       i < n; i += stride) {
+    gin[i] = static_cast<scalar_t>(
+        op.backward(static_cast<acc_t>(g[i]), static_cast<acc_t>(s[i])));
+  }
+}
+
+// Byte offsets of element `linear` (in the plan's dimension order, dim 0
+// fastest) for the first `nargs` operands.
+template <int nargs>
+__device__ __forceinline__ void plan_offsets(const StridedPlan& p,
+                                             int64_t linear,
+                                             int64_t (&off)[nargs]) {
+#pragma unroll
+  for (int k = 0; k < nargs; ++k) {
+    off[k] = 0;
+  }
+  for (int d = 0; d < p.ndim; ++d) {
+    const int64_t size = p.sizes[d];
+    const int64_t idx = linear % size;
+    linear /= size;
+#pragma unroll
+    for (int k = 0; k < nargs; ++k) {
+      off[k] += idx * p.strides[k][d];
+    }
+  }
+}
+
+template <typename scalar_t, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    forward_strided_kernel(Op op, char* out, const char* in, StridedPlan plan,
+                           int64_t n) {
+  using acc_t = opmath_t<scalar_t>;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       i < n; i += stride) {
+    int64_t off[2];
+    plan_offsets<2>(plan, i, off);
+    const acc_t x =
+        static_cast<acc_t>(*reinterpret_cast<const scalar_t*>(in + off[1]));
+    *reinterpret_cast<scalar_t*>(out + off[0]) =
+        static_cast<scalar_t>(op.forward(x));
+  }
+}
+
+template <typename scalar_t, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    backward_strided_kernel(Op op, char* gin, const char* g, const char* s,
+                            StridedPlan plan, int64_t n) {
+  using acc_t = opmath_t<scalar_t>;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       i < n; i += stride) {
+    int64_t off[3];
+    plan_offsets<3>(plan, i, off);
+    const acc_t gv =
+        static_cast<acc_t>(*reinterpret_cast<const scalar_t*>(g + off[1]));
+    const acc_t sv =
+        static_cast<acc_t>(*reinterpret_cast<const scalar_t*>(s + off[2]));
+    *reinterpret_cast<scalar_t*>(gin + off[0]) =
+        static_cast<scalar_t>(op.backward(gv, sv));
+  }
+}
+
+template <typename F>
+void dispatch_float_types(c10::ScalarType dtype, const F& f) {
+  switch (dtype) {
+    case c10::ScalarType::Float:
+      f(float{});
+      break;
+    case c10::ScalarType::Double:
+      f(double{});
+      break;
+    case c10::ScalarType::Half:
+      f(c10::Half{});
+      break;
+    case c10::ScalarType::BFloat16:
+      f(c10::BFloat16{});
+      break;
+    default:
+      TORCH_CHECK(false, "activations_ext: unsupported dtype ", dtype);
+  }
+}
+
+// -------------------------------------------------------------------- PReLU
+
+// out = prelu(x, w[c]) with c = (i / inner) % C. Vectorized when all
+// elements of a vector share a channel (inner % kVec == 0) or run through
+// consecutive channels without wrapping (inner == 1, C % kVec == 0).
+template <typename scalar_t, bool kVectorized>
+__global__ void __launch_bounds__(kThreads)
+    prelu_forward_kernel(scalar_t* out, const scalar_t* x, const scalar_t* w,
+                         int64_t n, int64_t C, int64_t inner) {
+  using acc_t = opmath_t<scalar_t>;
+  constexpr int N = kVec<scalar_t>;
+  const int64_t tid =
+      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  if constexpr (kVectorized) {
+    const auto* vx = reinterpret_cast<const Pack<scalar_t>*>(x);
+    auto* vout = reinterpret_cast<Pack<scalar_t>*>(out);
+    const bool one_channel = inner % N == 0;
+    for (int64_t v = tid; v < n / N; v += stride) {
+      const int64_t c0 = (v * N / inner) % C;
+      Pack<scalar_t> p = vx[v];
+#pragma unroll
+      for (int k = 0; k < N; ++k) {
+        const acc_t wv = static_cast<acc_t>(w[one_channel ? c0 : c0 + k]);
+        p.v[k] = static_cast<scalar_t>(
+            PreluMath::forward(static_cast<acc_t>(p.v[k]), wv));
+      }
+      vout[v] = p;
+    }
+  } else {
+    for (int64_t i = tid; i < n; i += stride) {
+      const acc_t wv = static_cast<acc_t>(w[(i / inner) % C]);
+      out[i] = static_cast<scalar_t>(
+          PreluMath::forward(static_cast<acc_t>(x[i]), wv));
+    }
+  }
+}
+
+// Deterministic block sum of `v` over all threads of the block; the result
+// is valid in thread 0. `buf` holds blockDim.x values.
+template <typename acc_t>
+__device__ acc_t block_sum(acc_t v, acc_t* buf) {
+  const int t = threadIdx.x + threadIdx.y * blockDim.x;
+  const int nt = blockDim.x * blockDim.y;
+  buf[t] = v;
+  __syncthreads();
+  for (int s = nt / 2; s > 0; s >>= 1) {
+    if (t < s) {
+      buf[t] += buf[t + s];
+    }
+    __syncthreads();
+  }
+  return buf[0];
+}
+
+// Channel planes: block (bx, by) takes channel c = by (striding by
+// gridDim.y) and the bx-th of gridDim.x chunks of that channel's
+// outer * inner elements. Coalesced when inner is large.
+template <typename scalar_t>
+__global__ void __launch_bounds__(kThreads)
+    prelu_backward_planes_kernel(scalar_t* gin, const scalar_t* g,
+                                 const scalar_t* x, const scalar_t* w,
+                                 red_t* partial, int64_t outer, int64_t C,
+                                 int64_t inner) {
+  using acc_t = opmath_t<scalar_t>;
+  __shared__ red_t buf[kThreads];
+  const int64_t plane = outer * inner;
+  const int64_t chunk = (plane + gridDim.x - 1) / gridDim.x;
+  const int64_t k0 = static_cast<int64_t>(blockIdx.x) * chunk;
+  const int64_t k1 = k0 + chunk < plane ? k0 + chunk : plane;
+  for (int64_t c = blockIdx.y; c < C; c += gridDim.y) {
+    const acc_t wv = static_cast<acc_t>(w[c]);
+    red_t sum = 0;
+    for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
+      const int64_t o = k / inner;
+      const int64_t i = (o * C + c) * inner + (k - o * inner);
+      const acc_t gv = static_cast<acc_t>(g[i]);
+      const acc_t xv = static_cast<acc_t>(x[i]);
+      gin[i] = static_cast<scalar_t>(PreluMath::grad_input(gv, xv, wv));
+      sum += PreluMath::grad_weight_term(gv, xv);
+    }
+    const red_t total = block_sum(sum, buf);
+    if (threadIdx.x == 0) {
+      partial[blockIdx.x * C + c] = total;
+    }
+    __syncthreads();
+  }
+}
+
+// Channels innermost (inner == 1): blocks of 32 channels x 8 rows; block
+// (bx, by) takes channels [32 bx, 32 bx + 32) over the by-th of gridDim.y
+// chunks of rows. Consecutive threads read consecutive channels.
+constexpr int kTileC = 32;
+constexpr int kTileR = kThreads / kTileC;
+
+template <typename scalar_t>
+__global__ void __launch_bounds__(kThreads)
+    prelu_backward_rows_kernel(scalar_t* gin, const scalar_t* g,
+                               const scalar_t* x, const scalar_t* w,
+                               red_t* partial, int64_t rows, int64_t C) {
+  using acc_t = opmath_t<scalar_t>;
+  __shared__ red_t buf[kTileR][kTileC];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kTileC + threadIdx.x;
+  const int64_t chunk = (rows + gridDim.y - 1) / gridDim.y;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * chunk;
+  const int64_t r1 = r0 + chunk < rows ? r0 + chunk : rows;
+  red_t sum = 0;
+  if (c < C) {
+    const acc_t wv = static_cast<acc_t>(w[c]);
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kTileR) {
+      const int64_t i = r * C + c;
+      const acc_t gv = static_cast<acc_t>(g[i]);
+      const acc_t xv = static_cast<acc_t>(x[i]);
+      gin[i] = static_cast<scalar_t>(PreluMath::grad_input(gv, xv, wv));
+      sum += PreluMath::grad_weight_term(gv, xv);
+    }
+  }
+  buf[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    red_t total = 0;
+    for (int k = 0; k < kTileR; ++k) {
+      total += buf[k][threadIdx.x];
+    }
+    partial[blockIdx.y * C + c] = total;
+  }
+}
+
+// gw[c] = sum over chunks of partial[chunk * C + c], in chunk order.
+template <typename scalar_t>
+__global__ void __launch_bounds__(kThreads)
+    prelu_reduce_kernel(scalar_t* gw, const red_t* partial, int64_t chunks,
+                        int64_t C) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       c < C; c += stride) {
+    red_t s = 0;
+    for (int64_t k = 0; k < chunks; ++k) {
+      s += partial[k * C + c];
+    }
+    gw[c] = static_cast<scalar_t>(s);
+  }
+}
+
+// How the backward splits the work; a function of the shape and the
+// device's SM count only, so results are reproducible run to run.
+struct PreluPlan {
+  bool rows = false;  // prelu_backward_rows_kernel (inner == 1, C > 1)
+  dim3 grid;
+  int64_t chunks = 1;  // partial sums per channel
+};
+
+PreluPlan prelu_plan(const PreluShape& sh, c10::DeviceIndex device) {
+  PreluPlan p;
+  const int64_t target_blocks = static_cast<int64_t>(sm_count(device)) * 8;
+  if (sh.inner == 1 && sh.channels > 1) {
+    p.rows = true;
+    const int64_t ctiles = (sh.channels + kTileC - 1) / kTileC;
+    // At least 64 rows per block, and about one wave of blocks overall.
+    const int64_t by_rows = std::max<int64_t>(1, sh.outer / 64);
+    const int64_t by_wave = std::max<int64_t>(1, target_blocks / ctiles);
+    p.chunks = std::min<int64_t>({by_rows, by_wave, 65535});
+    p.grid =
+        dim3(static_cast<unsigned>(ctiles), static_cast<unsigned>(p.chunks));
+  } else {
+    const int64_t plane = sh.outer * sh.inner;
+    const int64_t cy = std::min<int64_t>(sh.channels, 65535);
+    const int64_t by_work = std::max<int64_t>(1, plane / (kThreads * 16));
+    const int64_t by_wave = std::max<int64_t>(1, target_blocks / cy);
+    p.chunks = std::min<int64_t>({by_work, by_wave, 1 << 20});
+    p.grid = dim3(static_cast<unsigned>(p.chunks), static_cast<unsigned>(cy));
+  }
+  return p;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ entry points
+
+void forward_dense(const ActParams& p, c10::ScalarType dtype, void* out,
+                   const void* in, int64_t n, c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  const cudaStream_t stream = stream_of(device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    auto* o = static_cast<scalar_t*>(out);
+    const auto* i = static_cast<const scalar_t*>(in);
+    with_forward_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
+      const VecSplit s = split_for<scalar_t>(n, {out, in});
+      if (s.vec) {
+        const int64_t items = std::max<int64_t>(s.n_vec, kVec<scalar_t>);
+        forward_kernel<<<grid_for(items, device), kThreads, 0, stream>>>(
+            op, o, i, n, s.head, s.n_vec);
+      } else {
+        forward_scalar_kernel<<<grid_for(n, device), kThreads, 0, stream>>>(
+            op, o, i, n);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  });
+}
+
+void forward_strided(const ActParams& p, c10::ScalarType dtype, void* out,
+                     const void* in, const StridedPlan& plan, int64_t n,
+                     c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  const cudaStream_t stream = stream_of(device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    with_forward_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
+      forward_strided_kernel<scalar_t>
+          <<<grid_for(n, device), kThreads, 0, stream>>>(
+              op, static_cast<char*>(out), static_cast<const char*>(in), plan,
+              n);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  });
+}
+
+void backward_dense(const ActParams& p, c10::ScalarType dtype, bool from_output,
+                    void* gin, const void* g, const void* saved, int64_t n,
+                    c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  const cudaStream_t stream = stream_of(device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    auto* o = static_cast<scalar_t*>(gin);
+    const auto* gp = static_cast<const scalar_t*>(g);
+    const auto* sp = static_cast<const scalar_t*>(saved);
+    with_backward_op<opmath_t<scalar_t>>(p, from_output, [&](const auto& op) {
+      const VecSplit s = split_for<scalar_t>(n, {gin, g, saved});
+      if (s.vec) {
+        const int64_t items = std::max<int64_t>(s.n_vec, kVec<scalar_t>);
+        backward_kernel<<<grid_for(items, device), kThreads, 0, stream>>>(
+            op, o, gp, sp, n, s.head, s.n_vec);
+      } else {
+        backward_scalar_kernel<<<grid_for(n, device), kThreads, 0, stream>>>(
+            op, o, gp, sp, n);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  });
+}
+
+void backward_strided(const ActParams& p, c10::ScalarType dtype,
+                      bool from_output, void* gin, const void* g,
+                      const void* saved, const StridedPlan& plan, int64_t n,
+                      c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  const cudaStream_t stream = stream_of(device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    with_backward_op<opmath_t<scalar_t>>(p, from_output, [&](const auto& op) {
+      backward_strided_kernel<scalar_t>
+          <<<grid_for(n, device), kThreads, 0, stream>>>(
+              op, static_cast<char*>(gin), static_cast<const char*>(g),
+              static_cast<const char*>(saved), plan, n);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  });
+}
+
+void prelu_forward(c10::ScalarType dtype, void* out, const void* x,
+                   const void* w, const PreluShape& sh,
+                   c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  const cudaStream_t stream = stream_of(device);
+  const int64_t n = sh.outer * sh.channels * sh.inner;
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    constexpr int N = kVec<scalar_t>;
+    auto* o = static_cast<scalar_t*>(out);
+    const auto* xp = static_cast<const scalar_t*>(x);
+    const auto* wp = static_cast<const scalar_t*>(w);
+    const bool aligned = reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
+                         reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    const bool vec_ok =
+        aligned && n % N == 0 &&
+        (sh.inner % N == 0 || (sh.inner == 1 && sh.channels % N == 0));
+    if (vec_ok) {
+      prelu_forward_kernel<scalar_t, true>
+          <<<grid_for(n / N, device), kThreads, 0, stream>>>(
+              o, xp, wp, n, sh.channels, sh.inner);
+    } else {
+      prelu_forward_kernel<scalar_t, false>
+          <<<grid_for(n, device), kThreads, 0, stream>>>(o, xp, wp, n,
+                                                         sh.channels, sh.inner);
+    }
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+}
+
+int64_t prelu_workspace_bytes(c10::ScalarType dtype, const PreluShape& sh,
+                              c10::DeviceIndex device) {
+  const PreluPlan plan = prelu_plan(sh, device);
+  return plan.chunks * sh.channels * static_cast<int64_t>(sizeof(red_t));
+}
+
+void prelu_backward(c10::ScalarType dtype, void* gin, void* gw, const void* g,
+                    const void* x, const void* w, const PreluShape& sh,
+                    void* workspace, c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  const cudaStream_t stream = stream_of(device);
+  const PreluPlan plan = prelu_plan(sh, device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    auto* gi = static_cast<scalar_t*>(gin);
+    const auto* gp = static_cast<const scalar_t*>(g);
+    const auto* xp = static_cast<const scalar_t*>(x);
+    const auto* wp = static_cast<const scalar_t*>(w);
+    auto* partial = static_cast<red_t*>(workspace);
+    if (plan.rows) {
+      prelu_backward_rows_kernel<scalar_t>
+          <<<plan.grid, dim3(kTileC, kTileR), 0, stream>>>(
+              gi, gp, xp, wp, partial, sh.outer, sh.channels);
+    } else {
+      prelu_backward_planes_kernel<scalar_t>
+          <<<plan.grid, kThreads, 0, stream>>>(gi, gp, xp, wp, partial,
+                                               sh.outer, sh.channels, sh.inner);
+    }
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    prelu_reduce_kernel<scalar_t>
+        <<<grid_for(sh.channels, device), kThreads, 0, stream>>>(
+            static_cast<scalar_t*>(gw), partial, plan.chunks, sh.channels);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+}
+
+}  // namespace cuda
+}  // namespace activations_ext
