@@ -13,12 +13,9 @@ CUDA implementations, autograd to second order and fake kernels for
 
 from __future__ import annotations
 
-from . import (
-    _C,
-    functional,
-    nn,
-    ops,  # noqa: F401  (registers the operators)
-)
+import torch  # noqa: F401  (loads libtorch, which our library links against)
+
+from . import _C, functional, nn, ops  # noqa: F401  (importing ops registers the operators)
 from .spec import SPECS, ActivationSpec, get_spec
 
 __version__ = "0.1.0"

@@ -21,6 +21,8 @@ Forward-mode AD and ``torch.func`` transforms are not supported.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -35,6 +37,18 @@ _leaky_relu_ = _lib.leaky_relu_.default
 _elu = _lib.elu.default
 _elu_ = _lib.elu_.default
 _prelu = _lib.prelu.default
+_tanh = _lib.tanh.default
+_gelu = _lib.gelu.default
+_silu = _lib.silu.default
+_silu_ = _lib.silu_.default
+_softplus = _lib.softplus.default
+_mish = _lib.mish.default
+_mish_ = _lib.mish_.default
+_selu = _lib.selu.default
+_selu_ = _lib.selu_.default
+_hardswish = _lib.hardswish.default
+_hardswish_ = _lib.hardswish_.default
+_bias_act = _lib.bias_act.default
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -122,4 +136,150 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _prelu(input, weight)
 
 
-__all__ = ["elu", "leaky_relu", "prelu", "relu", "sigmoid"]
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent. Like ``torch.tanh``; backward keeps the output.
+
+    Example:
+        >>> tanh(torch.tensor([0.0, 100.0]))
+        tensor([0., 1.])
+    """
+    return _tanh(input)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU, ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula.
+    Like ``F.gelu``.
+
+    Example:
+        >>> gelu(torch.tensor([1.0]))
+        tensor([0.8413])
+    """
+    return _gelu(input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish), ``x * sigmoid(x)``. Like ``F.silu``.
+
+    In place with autograd recording, the input is copied first (its
+    derivative needs it), as torch does.
+    """
+    if inplace:
+        _silu_(input)
+        return input
+    return _silu(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus, ``log(1 + exp(beta * x)) / beta``, linear where
+    ``beta * x > threshold``. Like ``F.softplus``.
+
+    Example:
+        >>> softplus(torch.tensor([0.0]))
+        tensor([0.6931])
+    """
+    return _softplus(input, beta, threshold)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Mish, ``x * tanh(softplus(x))``. Like ``F.mish``."""
+    if inplace:
+        _mish_(input)
+        return input
+    return _mish(input)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SELU, ``scale * elu(x, alpha)`` with torch's constants. Like ``F.selu``."""
+    if inplace:
+        _selu_(input)
+        return input
+    return _selu(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Hardswish, ``x * relu6(x + 3) / 6``. Like ``F.hardswish``."""
+    if inplace:
+        _hardswish_(input)
+        return input
+    return _hardswish(input)
+
+
+# bias_act's activations: name -> (name of the scalar parameter `alpha`
+# stands for, its torch default), or None when the activation has none.
+BIAS_ACTS: dict = {
+    "linear": None,
+    "relu": None,
+    "sigmoid": None,
+    "leaky_relu": ("negative_slope", 0.01),
+    "elu": ("alpha", 1.0),
+    "selu": None,
+    "tanh": None,
+    "gelu": None,
+    "gelu_tanh": None,
+    "silu": None,
+    "softplus": ("beta", 1.0),
+    "mish": None,
+    "hardswish": None,
+}
+
+
+def bias_act(
+    input: Tensor,
+    bias: Optional[Tensor] = None,
+    act: str = "relu",
+    dim: int = 1,
+    alpha: Optional[float] = None,
+    gain: Optional[float] = None,
+    clamp: Optional[float] = None,
+) -> Tensor:
+    """Fused bias + activation: ``clamp(act(input + bias) * gain)`` in one pass.
+
+    Args:
+        input: a floating-point tensor, e.g. (N, C, H, W) or (N, features).
+        bias: a 1-d tensor of ``input.shape[dim]`` elements, or None.
+        act: any of ``BIAS_ACTS``: the spec table's activations without a
+            tensor parameter, ``'gelu_tanh'`` and ``'linear'`` (bias only).
+        dim: the dimension the bias runs along (1 for NCHW, -1 for (N, F)).
+        alpha: the activation's scalar parameter (LeakyReLU's negative_slope,
+            ELU's alpha, Softplus's beta); torch's default when None. An error
+            for activations without one.
+        gain: multiplies the activation's output (default 1).
+        clamp: when given, the output is clamped to ``[-clamp, clamp]`` (the
+            gradient is zero where the clamp is active).
+
+    The backward computes the input gradient in one pass and reduces the bias
+    gradient from it inside the kernel; it keeps the input and the bias (not
+    the output), and recomputes ``input + bias``.
+
+    Example:
+        >>> x = torch.randn(8, 4)
+        >>> y = bias_act(x, torch.zeros(4), act="gelu", dim=-1)
+    """
+    if act not in BIAS_ACTS:
+        raise ValueError(f"bias_act: unknown act {act!r}; expected one of {sorted(BIAS_ACTS)}")
+    param = BIAS_ACTS[act]
+    if param is None:
+        if alpha is not None:
+            raise ValueError(f"bias_act: act={act!r} takes no alpha, but got alpha={alpha}")
+        alpha = 0.0
+    elif alpha is None:
+        alpha = param[1]
+    return _bias_act(input, bias, act, dim, float(alpha), 1.0 if gain is None else float(gain), clamp)
+
+
+__all__ = [
+    "BIAS_ACTS",
+    "bias_act",
+    "elu",
+    "gelu",
+    "hardswish",
+    "leaky_relu",
+    "mish",
+    "prelu",
+    "relu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "tanh",
+]

@@ -13,6 +13,8 @@ checks in existing code. Only ``forward`` differs: it calls
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -87,4 +89,120 @@ class PReLU(torch.nn.PReLU):
         return F.prelu(input, self.weight)
 
 
-__all__ = ["ELU", "LeakyReLU", "PReLU", "ReLU", "Sigmoid"]
+class Tanh(torch.nn.Tanh):
+    """``torch.nn.Tanh`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
+
+
+class GELU(torch.nn.GELU):
+    """``torch.nn.GELU(approximate='none')`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, self.approximate)
+
+
+class SiLU(torch.nn.SiLU):
+    """``torch.nn.SiLU(inplace=False)`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input, self.inplace)
+
+
+class Softplus(torch.nn.Softplus):
+    """``torch.nn.Softplus(beta=1.0, threshold=20.0)`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+
+class Mish(torch.nn.Mish):
+    """``torch.nn.Mish(inplace=False)`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.mish(input, self.inplace)
+
+
+class SELU(torch.nn.SELU):
+    """``torch.nn.SELU(inplace=False)`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.selu(input, self.inplace)
+
+
+class Hardswish(torch.nn.Hardswish):
+    """``torch.nn.Hardswish(inplace=False)`` on our kernels."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardswish(input, self.inplace)
+
+
+class LinearAct(torch.nn.Linear):
+    """A Linear layer whose bias add and activation run as one fused pass.
+
+    ``y = clamp(act(x @ weight.T + bias) * gain)``: the matrix product runs
+    without the bias, then :func:`activations_ext.functional.bias_act` adds
+    the bias and applies the activation in one pass over memory (forward and
+    backward). Parameters and ``state_dict`` keys are ``weight`` and ``bias``,
+    shaped as ``torch.nn.Linear``'s, so a Linear's state loads into it and
+    back. Results equal ``nn.Sequential(nn.Linear(...), activation)`` within
+    float rounding (the bias is added after the product, not inside it).
+
+    Example:
+        >>> layer = LinearAct(16, 32, act="gelu")
+        >>> layer.load_state_dict(torch.nn.Linear(16, 32).state_dict())
+        <All keys matched successfully>
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        act: str = "relu",
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        alpha: Optional[float] = None,
+        gain: Optional[float] = None,
+        clamp: Optional[float] = None,
+    ) -> None:
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        if act not in F.BIAS_ACTS:
+            raise ValueError(f"LinearAct: unknown act {act!r}; expected one of {sorted(F.BIAS_ACTS)}")
+        if alpha is not None and F.BIAS_ACTS[act] is None:
+            raise ValueError(f"LinearAct: act={act!r} takes no alpha, but got alpha={alpha}")
+        self.act = act
+        self.alpha = alpha
+        self.gain = gain
+        self.clamp = clamp
+
+    def forward(self, input: Tensor) -> Tensor:
+        y = torch.nn.functional.linear(input, self.weight)
+        return F.bias_act(y, self.bias, self.act, dim=-1, alpha=self.alpha, gain=self.gain, clamp=self.clamp)
+
+    def extra_repr(self) -> str:
+        extra = f", act={self.act!r}"
+        for name in ("alpha", "gain", "clamp"):
+            value = getattr(self, name)
+            if value is not None:
+                extra += f", {name}={value}"
+        return super().extra_repr() + extra
+
+
+__all__ = [
+    "ELU",
+    "GELU",
+    "Hardswish",
+    "LeakyReLU",
+    "LinearAct",
+    "Mish",
+    "PReLU",
+    "ReLU",
+    "SELU",
+    "Sigmoid",
+    "SiLU",
+    "Softplus",
+    "Tanh",
+]

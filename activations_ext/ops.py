@@ -154,3 +154,198 @@ def _prelu_backward_fake(g, x, weight):
     _check_prelu(x, weight, "prelu_backward")
     _check_pair(g, x, "prelu_backward")
     return _prelu_input_like(x, weight), torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
+
+
+# ----------------------------------------------------------------- modern set
+
+
+def _unary_fake(op: str):
+    def fake(x, *args):
+        _check_float(x, op)
+        return torch.empty_like(x)
+
+    return fake
+
+
+def _inplace_fake(op: str):
+    def fake(x, *args):
+        _check_float(x, op)
+        return None
+
+    return fake
+
+
+def _backward_fake(op: str):
+    def fake(g, saved, *args):
+        _check_pair(g, saved, op)
+        return torch.empty_like(saved)
+
+    return fake
+
+
+for _name in ("tanh", "gelu", "silu", "softplus", "mish", "selu", "hardswish"):
+    torch.library.register_fake(f"activations_ext::{_name}")(_unary_fake(_name))
+for _name in ("silu_", "mish_", "selu_", "hardswish_"):
+    torch.library.register_fake(f"activations_ext::{_name}")(_inplace_fake(_name))
+for _name in ("tanh_backward", "gelu_backward", "silu_backward", "softplus_backward", "mish_backward", "hardswish_backward"):
+    torch.library.register_fake(f"activations_ext::{_name}")(_backward_fake(_name))
+
+
+def _channel_like(x: torch.Tensor, dim: int, param_numel: int) -> torch.Tensor:
+    # Mirrors channel_input() in csrc/ops.cpp.
+    if x.numel() == 0:
+        return torch.empty_like(x)
+    if param_numel == 1:
+        ok = _is_dense(x)
+    else:
+        ok = x.is_contiguous() or (_is_dense(x) and x.stride(dim) == 1)
+    return torch.empty_like(x) if ok else torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def _check_bias(x, bias, dim, op):
+    _check_float(x, op)
+    if bias is None:
+        return
+    _check_float(bias, op, "bias")
+    if x.dim() == 0:
+        raise ValueError(f"activations_ext.{op}: a bias needs an input with at least one dimension")
+    if bias.dtype != x.dtype:
+        raise TypeError(f"activations_ext.{op}: bias has dtype {bias.dtype} but input has dtype {x.dtype}")
+    d = dim % x.dim()
+    if bias.dim() != 1 or bias.shape[0] != x.shape[d]:
+        raise ValueError(
+            f"activations_ext.{op}: bias must be 1-d with {x.shape[d]} elements (input.shape[{d}]), "
+            f"but got shape {tuple(bias.shape)}"
+        )
+
+
+@torch.library.register_fake("activations_ext::bias_act")
+def _bias_act_fake(x, bias, act, dim, alpha, gain, clamp):
+    _check_bias(x, bias, dim, "bias_act")
+    if bias is None:
+        return _channel_like(x, 0, 1)
+    return _channel_like(x, dim % x.dim(), bias.numel())
+
+
+@torch.library.register_fake("activations_ext::bias_act_backward")
+def _bias_act_backward_fake(g, x, bias, act, dim, alpha, gain, clamp, bias_grad):
+    _check_bias(x, bias, dim, "bias_act_backward")
+    _check_pair(g, x, "bias_act_backward")
+    gi = _channel_like(x, 0, 1) if bias is None else _channel_like(x, dim % x.dim(), bias.numel())
+    gb = torch.empty_like(bias) if bias_grad else x.new_empty((0,))
+    return gi, gb
+
+
+# ------------------------------------------------------------- second order
+#
+# The backward operators of the modern set get their autograd here. The
+# derivative of `grad_input = backward(g, s)` in g is the backward operator
+# itself (it is linear in g); in the saved tensor s it is computed with
+# torch's own (twice differentiable) reference function. First-order
+# backward never comes here: the C++ autograd calls these operators below
+# autograd unless a graph of the backward is being built.
+
+
+def _second_order(op_name: str, backward_op, reference, saves_output: bool = False):
+    def setup_context(ctx, inputs, output):
+        g, s, *params = inputs
+        ctx.save_for_backward(g, s)
+        ctx.params = params
+
+    def backward(ctx, gg):
+        g, s = ctx.saved_tensors
+        dg = ds = None
+        if ctx.needs_input_grad[0]:
+            dg = backward_op(gg, s, *ctx.params)
+        if ctx.needs_input_grad[1]:
+            if saves_output:  # tanh: backward = g * (1 - y^2)
+                ds = -2.0 * gg * g * s
+            else:
+                f = reference(*ctx.params)
+                with torch.enable_grad():
+                    s_ = s.detach().requires_grad_(True)
+                    (d1,) = torch.autograd.grad(f(s_), s_, torch.ones_like(s_), create_graph=True)
+                    (ds,) = torch.autograd.grad(d1, s_, gg * g)
+        return (dg, ds) + (None,) * len(ctx.params)
+
+    torch.library.register_autograd(f"activations_ext::{op_name}", backward, setup_context=setup_context)
+
+
+_lib = torch.ops.activations_ext
+_second_order("tanh_backward", _lib.tanh_backward.default, None, saves_output=True)
+_second_order(
+    "gelu_backward",
+    _lib.gelu_backward.default,
+    lambda approximate: lambda t: torch.nn.functional.gelu(t, approximate=approximate),
+)
+_second_order("silu_backward", _lib.silu_backward.default, lambda: torch.nn.functional.silu)
+_second_order(
+    "softplus_backward",
+    _lib.softplus_backward.default,
+    lambda beta, threshold: lambda t: torch.nn.functional.softplus(t, beta, threshold),
+)
+_second_order("mish_backward", _lib.mish_backward.default, lambda: torch.nn.functional.mish)
+_second_order("hardswish_backward", _lib.hardswish_backward.default, lambda: torch.nn.functional.hardswish)
+
+
+def _bias_act_reference(x, bias, act, dim, alpha, gain, clamp):
+    """bias_act written with torch's ops (the reference for tests and for
+    its second derivative)."""
+    F = torch.nn.functional
+    if bias is not None:
+        shape = [1] * x.dim()
+        shape[dim % x.dim()] = -1
+        x = x + bias.view(shape)
+    fns = {
+        "linear": lambda t: t,
+        "relu": F.relu,
+        "sigmoid": torch.sigmoid,
+        "leaky_relu": lambda t: F.leaky_relu(t, alpha),
+        "elu": lambda t: F.elu(t, alpha),
+        "selu": F.selu,
+        "tanh": torch.tanh,
+        "gelu": F.gelu,
+        "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+        "silu": F.silu,
+        "softplus": lambda t: F.softplus(t, alpha),
+        "mish": F.mish,
+        "hardswish": F.hardswish,
+    }
+    y = fns[act](x) * gain
+    if clamp is not None:
+        y = y.clamp(-clamp, clamp)
+    return y
+
+
+def _bias_act_backward_setup(ctx, inputs, output):
+    g, x, bias, *params = inputs
+    ctx.save_for_backward(g, x, bias)
+    ctx.params = params  # act, dim, alpha, gain, clamp, bias_grad
+
+
+def _bias_act_backward_backward(ctx, ggx, ggb):
+    g, x, bias = ctx.saved_tensors
+    act, dim, alpha, gain, clamp, bias_grad = ctx.params
+    # (gx, gb) = (J^T g, sum of J^T g over all but `dim`), J the Jacobian of
+    # the reference. Upstream (ggx, ggb) combine into one gradient for gx.
+    total = torch.zeros_like(x) if ggx is None else ggx
+    if bias_grad and ggb is not None and bias is not None:
+        shape = [1] * x.dim()
+        shape[dim % x.dim()] = -1
+        total = total + ggb.view(shape)
+    with torch.enable_grad():
+        g_ = g.detach().requires_grad_(True)
+        x_ = x.detach().requires_grad_(True)
+        b_ = None if bias is None else bias.detach().requires_grad_(True)
+        y = _bias_act_reference(x_, b_, act, dim, alpha, gain, clamp)
+        (gx,) = torch.autograd.grad(y, x_, g_, create_graph=True)
+        wrt = [g_, x_] + ([b_] if b_ is not None else [])
+        grads = torch.autograd.grad(gx, wrt, total, allow_unused=True)
+    dg, dx = grads[0], grads[1]
+    db = grads[2] if b_ is not None else None
+    return (dg, dx, db) + (None,) * 6
+
+
+torch.library.register_autograd(
+    "activations_ext::bias_act_backward", _bias_act_backward_backward, setup_context=_bias_act_backward_setup
+)

@@ -34,6 +34,12 @@ class ActivationSpec:
         save_output_mode: whether ``save_output=True`` is offered.
         param_cases: parameter sets the tests sweep (negative and zero values included).
         exact: whether results are bit-identical to torch's (no rounding in the math).
+        inplace_copies_input: whether the in-place variant, when autograd records
+            it, copies its input first (its derivative needs the input; torch
+            copies too). Otherwise in place saves the output.
+        grad_kinks: inputs where torch's own gradient differs between its
+            versions and devices (hardswish at -3 and 3); gradient comparisons
+            move them off the kink.
     """
 
     name: str
@@ -50,6 +56,8 @@ class ActivationSpec:
     save_output_mode: bool = False
     param_cases: Sequence[Mapping[str, Any]] = field(default_factory=lambda: ({},))
     exact: bool = False
+    grad_kinks: Sequence[float] = ()
+    inplace_copies_input: bool = False
 
     @property
     def has_inplace(self) -> bool:
@@ -131,6 +139,94 @@ SPECS: tuple[ActivationSpec, ...] = (
         inplace_op="elu_",
         save_output_mode=True,
         param_cases=({}, {"alpha": 0.5}, {"alpha": 0.0}, {"alpha": -0.7}),
+    ),
+    ActivationSpec(
+        name="tanh",
+        ours=F.tanh,
+        reference=torch.tanh,
+        module=nn.Tanh,
+        torch_module=torch.nn.Tanh,
+        params={},
+        saves="output",
+        forward_op="tanh",
+        backward_op="tanh_backward",
+    ),
+    ActivationSpec(
+        name="gelu",
+        ours=F.gelu,
+        reference=TF.gelu,
+        module=nn.GELU,
+        torch_module=torch.nn.GELU,
+        params={"approximate": "none"},
+        saves="input",
+        forward_op="gelu",
+        backward_op="gelu_backward",
+        param_cases=({}, {"approximate": "tanh"}),
+    ),
+    ActivationSpec(
+        name="silu",
+        ours=F.silu,
+        reference=TF.silu,
+        module=nn.SiLU,
+        torch_module=torch.nn.SiLU,
+        params={},
+        saves="input",
+        forward_op="silu",
+        backward_op="silu_backward",
+        inplace_op="silu_",
+        inplace_copies_input=True,
+    ),
+    ActivationSpec(
+        name="softplus",
+        ours=F.softplus,
+        reference=TF.softplus,
+        module=nn.Softplus,
+        torch_module=torch.nn.Softplus,
+        params={"beta": 1.0, "threshold": 20.0},
+        saves="input",
+        forward_op="softplus",
+        backward_op="softplus_backward",
+        param_cases=({}, {"beta": 2.0, "threshold": 5.0}, {"beta": 0.5}, {"beta": -1.0}),
+    ),
+    ActivationSpec(
+        name="mish",
+        ours=F.mish,
+        reference=TF.mish,
+        module=nn.Mish,
+        torch_module=torch.nn.Mish,
+        params={},
+        saves="input",
+        forward_op="mish",
+        backward_op="mish_backward",
+        inplace_op="mish_",
+        inplace_copies_input=True,
+    ),
+    ActivationSpec(
+        name="selu",
+        ours=F.selu,
+        reference=TF.selu,
+        module=nn.SELU,
+        torch_module=torch.nn.SELU,
+        params={},
+        saves="input",
+        forward_op="selu",
+        backward_op="elu_backward",
+        inplace_op="selu_",
+    ),
+    ActivationSpec(
+        name="hardswish",
+        ours=F.hardswish,
+        reference=TF.hardswish,
+        module=nn.Hardswish,
+        torch_module=torch.nn.Hardswish,
+        params={},
+        saves="input",
+        forward_op="hardswish",
+        backward_op="hardswish_backward",
+        inplace_op="hardswish_",
+        inplace_copies_input=True,
+        exact=True,
+        grad_kinks=(-3.0, 3.0),
     ),
 )
 

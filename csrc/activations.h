@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 // The CPU kernels are compiled once per instruction set. Everything they
 // instantiate from this header must then live in a namespace of its own,
@@ -31,17 +32,38 @@ enum class Act : int32_t {
   ReLU = 0,
   Sigmoid = 1,
   LeakyReLU = 2,
-  ELU = 3,
+  ELU = 3,  // SELU too: ELU with alpha and scale set
+  Tanh = 4,
+  GELU = 5,
+  GELUTanh = 6,
+  SiLU = 7,
+  Softplus = 8,
+  Mish = 9,
+  Hardswish = 10,
+  Linear = 11,  // the identity: bias_act with act='linear'
 };
 
 // Scalar parameters as the operator schemas pass them. `alpha` is the slope
-// of LeakyReLU and the alpha of ELU; `scale` and `input_scale` are ELU's
-// (torch's elu has both; SELU is ELU with both set).
+// of LeakyReLU, the alpha of ELU and the beta of Softplus; `scale` and
+// `input_scale` are ELU's (torch's elu has both; SELU is ELU with both set);
+// `threshold` is Softplus's.
 struct ActParams {
   Act act = Act::ReLU;
   double alpha = 0.0;
   double scale = 1.0;
   double input_scale = 1.0;
+  double threshold = 20.0;
+};
+
+// Operations with a per-channel parameter (see PreluChannelOp, BiasActOp).
+enum class ChannelKind : int32_t { PReLU = 0, BiasAct = 1 };
+
+struct ChannelParams {
+  ChannelKind kind = ChannelKind::PReLU;
+  ActParams act;          // BiasAct: the activation
+  double gain = 1.0;      // BiasAct: output scale
+  bool has_clamp = false; // BiasAct: clamp the output to [-clamp, clamp]
+  double clamp = 0.0;
 };
 
 inline namespace ACTEXT_ISA {
@@ -49,47 +71,41 @@ inline namespace ACTEXT_ISA {
 template <typename T>
 struct Math;
 
-template <>
-struct Math<float> {
-  static C10_HOST_DEVICE float exp(float x) {
+// Scalar elementary functions: the C library's on the host, CUDA's on the
+// device (no fast-math variants).
 #if defined(__CUDA_ARCH__)
-    return ::expf(x);
+#define ACTEXT_SCALAR_FN(name, f_float, f_double)                       \
+  static C10_HOST_DEVICE float name(float x) { return ::f_float(x); }   \
+  static C10_HOST_DEVICE double name(double x) { return ::f_double(x); }
 #else
-    return std::exp(x);
+#define ACTEXT_SCALAR_FN(name, f_float, f_double)                         \
+  static C10_HOST_DEVICE float name(float x) { return std::name(x); }     \
+  static C10_HOST_DEVICE double name(double x) { return std::name(x); }
 #endif
-  }
-  static C10_HOST_DEVICE float expm1(float x) {
-#if defined(__CUDA_ARCH__)
-    return ::expm1f(x);
-#else
-    return std::expm1(x);
-#endif
-  }
-  static C10_HOST_DEVICE float select(bool c, float a, float b) {
+
+struct ScalarMath {
+  ACTEXT_SCALAR_FN(exp, expf, exp)
+  ACTEXT_SCALAR_FN(expm1, expm1f, expm1)
+  ACTEXT_SCALAR_FN(tanh, tanhf, tanh)
+  ACTEXT_SCALAR_FN(erf, erff, erf)
+  ACTEXT_SCALAR_FN(log1p, log1pf, log1p)
+  ACTEXT_SCALAR_FN(abs, fabsf, fabs)
+  template <typename T>
+  static C10_HOST_DEVICE T select(bool c, T a, T b) {
     return c ? a : b;
   }
+  // log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
+  template <typename T>
+  static C10_HOST_DEVICE T softplus(T z) {
+    return (z > T(0) ? z : T(0)) + log1p(exp(-abs(z)));
+  }
 };
+#undef ACTEXT_SCALAR_FN
 
 template <>
-struct Math<double> {
-  static C10_HOST_DEVICE double exp(double x) {
-#if defined(__CUDA_ARCH__)
-    return ::exp(x);
-#else
-    return std::exp(x);
-#endif
-  }
-  static C10_HOST_DEVICE double expm1(double x) {
-#if defined(__CUDA_ARCH__)
-    return ::expm1(x);
-#else
-    return std::expm1(x);
-#endif
-  }
-  static C10_HOST_DEVICE double select(bool c, double a, double b) {
-    return c ? a : b;
-  }
-};
+struct Math<float> : ScalarMath {};
+template <>
+struct Math<double> : ScalarMath {};
 
 // Every functor below keeps its parameters in the compute type `acc_t`
 // (float for float/half/bfloat16, double for double). `backward(g, s)` takes
@@ -185,21 +201,244 @@ struct EluFromOutputOp {
   }
 };
 
-// prelu(x, w) = x > 0 ? x : w * x, with w taken per channel. The input
-// gradient is leaky_relu's with slope w; the weight gradient sums
-// x > 0 ? 0 : x * g over everything but the channel.
-struct PreluMath {
+// tanh, saving the output as torch does: d/dx = 1 - y^2.
+template <typename acc_t>
+struct TanhOp {
+  static constexpr bool kSavesOutput = true;
   template <typename T>
-  static C10_HOST_DEVICE T forward(T x, T w) {
+  C10_HOST_DEVICE T forward(T x) const {
+    return Math<T>::tanh(x);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T y) const {
+    return g * (T(1) - y * y);
+  }
+};
+
+// gelu(x) = x/2 * (1 + erf(x / sqrt(2))), in ATen's order of operations.
+// d/dx = cdf(x) + x * pdf(x).
+template <typename acc_t>
+struct GeluOp {
+  static constexpr bool kSavesOutput = false;
+  static constexpr acc_t kAlpha = acc_t(0.70710678118654752440);  // 1/sqrt(2)
+  static constexpr acc_t kBeta = acc_t(0.39894228040143267794);   // 1/sqrt(2 pi)
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x * T(0.5) * (T(1) + Math<T>::erf(x * T(kAlpha)));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T cdf = T(0.5) * (T(1) + Math<T>::erf(x * T(kAlpha)));
+    const T pdf = T(kBeta) * Math<T>::exp(x * x * T(-0.5));
+    return g * (cdf + x * pdf);
+  }
+};
+
+// gelu(x, approximate='tanh') = x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+template <typename acc_t>
+struct GeluTanhOp {
+  static constexpr bool kSavesOutput = false;
+  static constexpr acc_t kBeta = acc_t(0.79788456080286535588);  // sqrt(2/pi)
+  static constexpr acc_t kKappa = acc_t(0.044715);
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T inner = T(kBeta) * (x + T(kKappa) * (x * x * x));
+    return T(0.5) * x * (T(1) + Math<T>::tanh(inner));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T x_sq = x * x;
+    const T inner = T(kBeta) * (x + T(kKappa) * (x_sq * x));
+    const T t = Math<T>::tanh(inner);
+    const T left = T(0.5) * x;
+    const T right = T(1) + t;
+    const T left_derivative = T(0.5) * right;
+    const T right_derivative = left * (T(1) - t * t) * T(kBeta) *
+                               (T(1) + T(3) * T(kKappa) * x_sq);
+    return g * (left_derivative + right_derivative);
+  }
+};
+
+// silu(x) = x * sigmoid(x) = x / (1 + exp(-x)).
+// d/dx = s * (1 + x * (1 - s)) with s = sigmoid(x).
+template <typename acc_t>
+struct SiluOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x / (T(1) + Math<T>::exp(T(0) - x));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T s = T(1) / (T(1) + Math<T>::exp(T(0) - x));
+    return g * s * (T(1) + x * (T(1) - s));
+  }
+};
+
+// softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold.
+// The log(1 + exp(.)) never overflows (Math::softplus). d/dx =
+// sigmoid(beta x) = s / (1 + e) with e = exp(-|beta x|) and s = 1 above
+// zero, e below: one exp, one division, never inf / inf (whatever the
+// threshold) and accurate down to the subnormal range.
+template <typename acc_t>
+struct SoftplusOp {
+  static constexpr bool kSavesOutput = false;
+  acc_t beta;
+  acc_t threshold;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T z = x * T(beta);
+    return Math<T>::select(z > T(threshold), x, Math<T>::softplus(z) / T(beta));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T z = x * T(beta);
+    const T e = Math<T>::exp(T(0) - Math<T>::abs(z));
+    const T s = Math<T>::select(z > T(0), T(1), e) / (T(1) + e);
+    return Math<T>::select(z > T(threshold), g, g * s);
+  }
+};
+
+// mish(x) = x * tanh(softplus(x)). With e = exp(x) and n = e (e + 2),
+// tanh(log(1 + e)) = n / (n + 2): one exp and one division. e is taken at
+// min(x, 20), where n / (n + 2) is already 1 in double, so it never
+// overflows. d/dx = t + x * sigmoid(x) * (1 - t^2) with t = n / (n + 2).
+template <typename acc_t>
+struct MishOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T tanh_softplus(T e) const {
+    const T n = e * (e + T(2));
+    return n / (n + T(2));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T clamped_exp(T x) const {
+    return Math<T>::exp(Math<T>::select(x > T(20), T(20), x));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x * tanh_softplus(clamped_exp(x));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T e = clamped_exp(x);
+    const T t = tanh_softplus(e);
+    const T s = e / (e + T(1));
+    return g * (t + x * s * (T(1) - t * t));
+  }
+};
+
+// hardswish(x) = x * min(max(x + 3, 0), 6) / 6, in ATen's order.
+// d/dx = 0 below -3, x/3 + 1/2 up to 3, 1 above. torch's CPU and CUDA
+// kernels differ at the two kinks and in the last step of the forward (CPU
+// divides by 6, CUDA multiplies by 1/6); we follow each device's.
+template <typename acc_t>
+struct HardswishOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    T r = x + T(3);
+    r = Math<T>::select(r < T(0), T(0), r);
+    r = Math<T>::select(r > T(6), T(6), r);
+#if defined(__CUDA_ARCH__)
+    return x * r * T(acc_t(1) / acc_t(6));
+#else
+    return x * r / T(6);
+#endif
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+#if defined(__CUDA_ARCH__)
+    const auto zero = x < T(-3);
+    const auto inside = x <= T(3);
+#else
+    const auto zero = x <= T(-3);
+    const auto inside = x < T(3);
+#endif
+    return Math<T>::select(
+        zero, T(0), Math<T>::select(inside, g * ((x / T(3)) + T(0.5)), g));
+  }
+};
+
+// The identity (bias_act's 'linear').
+template <typename acc_t>
+struct LinearOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T) const {
+    return g;
+  }
+};
+
+// Operations with one parameter per channel (a slice of a chosen dim):
+// PReLU's weight and bias_act's bias. Each has forward(x, w), the input
+// gradient grad_input(g, x, w), and the term of the parameter's gradient
+// that is summed over everything but the channel.
+
+// prelu(x, w) = x > 0 ? x : w * x. The input gradient is leaky_relu's with
+// slope w; the weight gradient sums x > 0 ? 0 : x * g.
+struct PreluChannelOp {
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x, T w) const {
     return Math<T>::select(x > T(0), x, w * x);
   }
   template <typename T>
-  static C10_HOST_DEVICE T grad_input(T g, T x, T w) {
+  C10_HOST_DEVICE T grad_input(T g, T x, T w) const {
     return Math<T>::select(x > T(0), g, w * g);
   }
   template <typename T>
-  static C10_HOST_DEVICE T grad_weight_term(T g, T x) {
+  C10_HOST_DEVICE T grad_param(T g, T x, T /*w*/, T /*gi*/) const {
     return Math<T>::select(x > T(0), T(0), x * g);
+  }
+};
+
+// bias_act: y = clamp(act(x + b) * gain, -c, c). Backward recomputes
+// z = x + b from the saved input and bias (nothing else is kept), and the
+// bias gradient is the sum of the input gradient. Where the clamp is active
+// the gradient is 0 (as torch.clamp's, whose bounds are inclusive).
+// Activations whose derivative torch writes with the output (ReLU, Sigmoid,
+// Tanh) get it from act(z).
+template <typename Op, typename acc_t>
+struct BiasActOp {
+  Op op;
+  acc_t gain;
+  acc_t clamp;
+  bool has_clamp;
+  template <typename T>
+  C10_HOST_DEVICE T clamped(T y) const {
+    if (!has_clamp) {
+      return y;
+    }
+    y = Math<T>::select(y < T(-clamp), T(-clamp), y);
+    return Math<T>::select(y > T(clamp), T(clamp), y);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x, T b) const {
+    return clamped(op.forward(x + b) * T(gain));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T grad_input(T g, T x, T b) const {
+    const T z = x + b;
+    T d;
+    if constexpr (Op::kSavesOutput) {
+      d = op.backward(g * T(gain), op.forward(z));
+    } else {
+      d = op.backward(g * T(gain), z);
+    }
+    if (has_clamp) {
+      const T y = op.forward(z) * T(gain);
+      d = Math<T>::select(y < T(-clamp), T(0), d);
+      d = Math<T>::select(y > T(clamp), T(0), d);
+    }
+    return d;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T grad_param(T /*g*/, T /*x*/, T /*b*/, T gi) const {
+    return gi;
   }
 };
 
@@ -222,6 +461,31 @@ inline void with_forward_op(const ActParams& p, F&& f) {
                      static_cast<acc_t>(p.scale),
                      static_cast<acc_t>(p.input_scale)});
       break;
+    case Act::Tanh:
+      f(TanhOp<acc_t>{});
+      break;
+    case Act::GELU:
+      f(GeluOp<acc_t>{});
+      break;
+    case Act::GELUTanh:
+      f(GeluTanhOp<acc_t>{});
+      break;
+    case Act::SiLU:
+      f(SiluOp<acc_t>{});
+      break;
+    case Act::Softplus:
+      f(SoftplusOp<acc_t>{static_cast<acc_t>(p.alpha),
+                          static_cast<acc_t>(p.threshold)});
+      break;
+    case Act::Mish:
+      f(MishOp<acc_t>{});
+      break;
+    case Act::Hardswish:
+      f(HardswishOp<acc_t>{});
+      break;
+    case Act::Linear:
+      f(LinearOp<acc_t>{});
+      break;
   }
 }
 
@@ -236,6 +500,20 @@ inline void with_backward_op(const ActParams& p, bool from_output, F&& f) {
   } else {
     with_forward_op<acc_t>(p, f);
   }
+}
+
+// Call `f(op)` with the channel functor for `p`.
+template <typename acc_t, typename F>
+inline void with_channel_op(const ChannelParams& p, F&& f) {
+  if (p.kind == ChannelKind::PReLU) {
+    f(PreluChannelOp{});
+    return;
+  }
+  with_forward_op<acc_t>(p.act, [&](const auto& op) {
+    using Op = std::decay_t<decltype(op)>;
+    f(BiasActOp<Op, acc_t>{op, static_cast<acc_t>(p.gain),
+                           static_cast<acc_t>(p.clamp), p.has_clamp});
+  });
 }
 
 }  // namespace ACTEXT_ISA

@@ -62,6 +62,36 @@ using PreluBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
                                                     const Tensor&,
                                                     const Tensor&);
 ACTEXT_OP(prelu_bwd_op, "prelu_backward", PreluBackwardSig)
+using Unary = Tensor(const Tensor&);
+using UnaryInplace = void(const Tensor&);
+using UnaryBackward = Tensor(const Tensor&, const Tensor&);
+ACTEXT_OP(tanh_op, "tanh", Unary)
+ACTEXT_OP(tanh_bwd_op, "tanh_backward", UnaryBackward)
+ACTEXT_OP(gelu_op, "gelu", Tensor(const Tensor&, c10::string_view))
+ACTEXT_OP(gelu_bwd_op, "gelu_backward",
+          Tensor(const Tensor&, const Tensor&, c10::string_view))
+ACTEXT_OP(silu_op, "silu", Unary)
+ACTEXT_OP(silu_inplace_op, "silu_", UnaryInplace)
+ACTEXT_OP(silu_bwd_op, "silu_backward", UnaryBackward)
+ACTEXT_OP(softplus_op, "softplus", Tensor(const Tensor&, double, double))
+ACTEXT_OP(softplus_bwd_op, "softplus_backward",
+          Tensor(const Tensor&, const Tensor&, double, double))
+ACTEXT_OP(mish_op, "mish", Unary)
+ACTEXT_OP(mish_inplace_op, "mish_", UnaryInplace)
+ACTEXT_OP(mish_bwd_op, "mish_backward", UnaryBackward)
+ACTEXT_OP(selu_op, "selu", Unary)
+ACTEXT_OP(selu_inplace_op, "selu_", UnaryInplace)
+ACTEXT_OP(hardswish_op, "hardswish", Unary)
+ACTEXT_OP(hardswish_inplace_op, "hardswish_", UnaryInplace)
+ACTEXT_OP(hardswish_bwd_op, "hardswish_backward", UnaryBackward)
+using BiasActSig = Tensor(const Tensor&, const std::optional<Tensor>&,
+                          c10::string_view, int64_t, double, double,
+                          std::optional<double>);
+using BiasActBackwardSig = std::tuple<Tensor, Tensor>(
+    const Tensor&, const Tensor&, const std::optional<Tensor>&,
+    c10::string_view, int64_t, double, double, std::optional<double>, bool);
+ACTEXT_OP(bias_act_op, "bias_act", BiasActSig)
+ACTEXT_OP(bias_act_bwd_op, "bias_act_backward", BiasActBackwardSig)
 #undef ACTEXT_OP
 
 // True when autograd must record this call.
@@ -473,6 +503,254 @@ std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& g,
   return {out[0], out[1]};
 }
 
+// ------------------------------------------------------------ modern set
+//
+// The backward operators of the activations below have their own autograd
+// (for second order) registered from Python (activations_ext/ops.py), with
+// torch's composite formulas. A first-order backward must not pay for a
+// trip through Python, so it calls them below autograd unless a graph of
+// the backward is being built (create_graph, i.e. grad mode on).
+
+template <typename F>
+decltype(auto) call_backward_op(F&& f) {
+  if (at::GradMode::is_enabled()) {
+    return f();
+  }
+  return below_autograd(std::forward<F>(f));
+}
+
+// Activations without scalar parameters that save one tensor.
+#define ACTEXT_SIMPLE_ACT(Name, fwd, bwd, saves_output)                     \
+  struct Name : Function<Name> {                                           \
+    static Tensor forward(AutogradContext* ctx, const Tensor& x) {         \
+      Tensor y = below_autograd([&] { return fwd(x); });                   \
+      ctx->save_for_backward({(saves_output) ? y : x});                    \
+      return y;                                                            \
+    }                                                                      \
+    static variable_list backward(AutogradContext* ctx,                    \
+                                  variable_list grads) {                   \
+      const Tensor s = ctx->get_saved_variables()[0];                      \
+      return {call_backward_op([&] { return bwd(grads[0], s); })};        \
+    }                                                                      \
+  };
+
+ACTEXT_SIMPLE_ACT(TanhFn, tanh_op, tanh_bwd_op, true)
+ACTEXT_SIMPLE_ACT(SiluFn, silu_op, silu_bwd_op, false)
+ACTEXT_SIMPLE_ACT(MishFn, mish_op, mish_bwd_op, false)
+ACTEXT_SIMPLE_ACT(HardswishFn, hardswish_op, hardswish_bwd_op, false)
+#undef ACTEXT_SIMPLE_ACT
+
+// In-place variants of activations whose derivative needs the input (SiLU,
+// Mish, Hardswish): when autograd records the call, the input is copied
+// first (as torch does), since the operation overwrites it.
+#define ACTEXT_INPLACE_COPY_ACT(Name, inplace, bwd)                         \
+  struct Name : Function<Name> {                                           \
+    static Tensor forward(AutogradContext* ctx, const Tensor& x) {         \
+      Tensor original = x.clone();                                         \
+      below_autograd([&] { inplace(x); });                                 \
+      ctx->mark_dirty({x});                                                \
+      ctx->save_for_backward({original});                                  \
+      return x;                                                            \
+    }                                                                      \
+    static variable_list backward(AutogradContext* ctx,                    \
+                                  variable_list grads) {                   \
+      const Tensor s = ctx->get_saved_variables()[0];                      \
+      return {call_backward_op([&] { return bwd(grads[0], s); })};        \
+    }                                                                      \
+  };
+
+ACTEXT_INPLACE_COPY_ACT(SiluInplaceFn, silu_inplace_op, silu_bwd_op)
+ACTEXT_INPLACE_COPY_ACT(MishInplaceFn, mish_inplace_op, mish_bwd_op)
+ACTEXT_INPLACE_COPY_ACT(HardswishInplaceFn, hardswish_inplace_op,
+                        hardswish_bwd_op)
+#undef ACTEXT_INPLACE_COPY_ACT
+
+template <typename Fn, typename Op>
+Tensor unary_autograd(const Tensor& x, Op&& op) {
+  if (!needs_grad(x)) {
+    return below_autograd([&] { return op(x); });
+  }
+  return Fn::apply(x);
+}
+
+template <typename Fn, typename Op>
+void inplace_autograd(const Tensor& x, Op&& op) {
+  if (!needs_grad(x)) {
+    below_autograd([&] { op(x); });
+    torch::autograd::impl::bump_version(x);
+    return;
+  }
+  Fn::apply(x);
+}
+
+Tensor tanh_autograd(const Tensor& x) {
+  return unary_autograd<TanhFn>(x, [](const Tensor& t) { return tanh_op(t); });
+}
+Tensor silu_autograd(const Tensor& x) {
+  return unary_autograd<SiluFn>(x, [](const Tensor& t) { return silu_op(t); });
+}
+Tensor mish_autograd(const Tensor& x) {
+  return unary_autograd<MishFn>(x, [](const Tensor& t) { return mish_op(t); });
+}
+Tensor hardswish_autograd(const Tensor& x) {
+  return unary_autograd<HardswishFn>(
+      x, [](const Tensor& t) { return hardswish_op(t); });
+}
+void silu_inplace_autograd(const Tensor& x) {
+  inplace_autograd<SiluInplaceFn>(x,
+                                  [](const Tensor& t) { silu_inplace_op(t); });
+}
+void mish_inplace_autograd(const Tensor& x) {
+  inplace_autograd<MishInplaceFn>(x,
+                                  [](const Tensor& t) { mish_inplace_op(t); });
+}
+void hardswish_inplace_autograd(const Tensor& x) {
+  inplace_autograd<HardswishInplaceFn>(
+      x, [](const Tensor& t) { hardswish_inplace_op(t); });
+}
+
+struct GeluFn : Function<GeluFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x,
+                        c10::string_view approximate) {
+    Tensor y = below_autograd([&] { return gelu_op(x, approximate); });
+    ctx->save_for_backward({x});
+    ctx->saved_data["approximate"] = std::string(approximate);
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const Tensor x = ctx->get_saved_variables()[0];
+    const std::string approximate = ctx->saved_data["approximate"].toStringRef();
+    return {call_backward_op([&] { return gelu_bwd_op(grads[0], x, approximate); }),
+            undefined()};
+  }
+};
+
+Tensor gelu_autograd(const Tensor& x, c10::string_view approximate) {
+  if (!needs_grad(x)) {
+    return below_autograd([&] { return gelu_op(x, approximate); });
+  }
+  return GeluFn::apply(x, approximate);
+}
+
+struct SoftplusFn : Function<SoftplusFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, double beta,
+                        double threshold) {
+    Tensor y = below_autograd([&] { return softplus_op(x, beta, threshold); });
+    ctx->save_for_backward({x});
+    ctx->saved_data["beta"] = beta;
+    ctx->saved_data["threshold"] = threshold;
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const Tensor x = ctx->get_saved_variables()[0];
+    const double beta = ctx->saved_data["beta"].toDouble();
+    const double threshold = ctx->saved_data["threshold"].toDouble();
+    return {call_backward_op(
+                [&] { return softplus_bwd_op(grads[0], x, beta, threshold); }),
+            undefined(), undefined()};
+  }
+};
+
+Tensor softplus_autograd(const Tensor& x, double beta, double threshold) {
+  if (!needs_grad(x)) {
+    return below_autograd([&] { return softplus_op(x, beta, threshold); });
+  }
+  return SoftplusFn::apply(x, beta, threshold);
+}
+
+// SELU is ELU with torch's constants: the same Functions, so its backward
+// is elu_backward (from the input; from the output in place).
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+struct SeluFn : Function<SeluFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
+    Tensor y = below_autograd([&] { return selu_op(x); });
+    ctx->save_for_backward({x});
+    save_elu_params(ctx, kSeluAlpha, kSeluScale, 1.0);
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    return {elu_bwd_saved(ctx, grads[0], ctx->get_saved_variables()[0], false)};
+  }
+};
+
+struct SeluInplaceFn : Function<SeluInplaceFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
+    below_autograd([&] { selu_inplace_op(x); });
+    ctx->mark_dirty({x});
+    ctx->save_for_backward({x});
+    save_elu_params(ctx, kSeluAlpha, kSeluScale, 1.0);
+    return x;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    return {elu_bwd_saved(ctx, grads[0], ctx->get_saved_variables()[0], true)};
+  }
+};
+
+Tensor selu_autograd(const Tensor& x) {
+  return unary_autograd<SeluFn>(x, [](const Tensor& t) { return selu_op(t); });
+}
+void selu_inplace_autograd(const Tensor& x) {
+  inplace_autograd<SeluInplaceFn>(x,
+                                  [](const Tensor& t) { selu_inplace_op(t); });
+}
+
+// ---------------------------------------------------------------- bias_act
+
+// Saves the input and the bias (the bias is tiny and the input is usually
+// kept by the layer before anyway); backward recomputes x + bias.
+struct BiasActFn : Function<BiasActFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x,
+                        const std::optional<Tensor>& bias,
+                        c10::string_view act, int64_t dim, double alpha,
+                        double gain, std::optional<double> clamp) {
+    Tensor y = below_autograd(
+        [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
+    const Tensor b = bias.has_value() ? *bias : Tensor();
+    ctx->save_for_backward({x, b});
+    ctx->saved_data["act"] = std::string(act);
+    ctx->saved_data["dim"] = dim;
+    ctx->saved_data["alpha"] = alpha;
+    ctx->saved_data["gain"] = gain;
+    ctx->saved_data["clamp"] = clamp.has_value() ? c10::IValue(*clamp)
+                                                 : c10::IValue();
+    ctx->saved_data["bias_grad"] = b.defined() && b.requires_grad();
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& x = saved[0];
+    const std::optional<Tensor> b =
+        saved[1].defined() ? std::optional<Tensor>(saved[1]) : std::nullopt;
+    const std::string act = ctx->saved_data["act"].toStringRef();
+    const int64_t dim = ctx->saved_data["dim"].toInt();
+    const double alpha = ctx->saved_data["alpha"].toDouble();
+    const double gain = ctx->saved_data["gain"].toDouble();
+    const auto& civ = ctx->saved_data["clamp"];
+    const std::optional<double> clamp =
+        civ.isNone() ? std::nullopt : std::optional<double>(civ.toDouble());
+    const bool bias_grad = ctx->saved_data["bias_grad"].toBool();
+    auto [gx, gb] = call_backward_op([&] {
+      return bias_act_bwd_op(grads[0], x, b, act, dim, alpha, gain, clamp,
+                             bias_grad);
+    });
+    return {gx,          bias_grad ? gb : undefined(), undefined(), undefined(),
+            undefined(), undefined(),                  undefined()};
+  }
+};
+
+Tensor bias_act_autograd(const Tensor& x, const std::optional<Tensor>& bias,
+                         c10::string_view act, int64_t dim, double alpha,
+                         double gain, std::optional<double> clamp) {
+  const bool bias_rg = bias.has_value() && bias->defined() && bias->requires_grad();
+  if (!at::GradMode::is_enabled() || !(x.requires_grad() || bias_rg)) {
+    return below_autograd(
+        [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
+  }
+  return BiasActFn::apply(x, bias, act, dim, alpha, gain, clamp);
+}
+
 }  // namespace
 }  // namespace activations_ext
 
@@ -491,4 +769,16 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   m.impl("elu_backward", &elu_backward_autograd);
   m.impl("prelu", &prelu_autograd);
   m.impl("prelu_backward", &prelu_backward_autograd);
+  m.impl("tanh", &tanh_autograd);
+  m.impl("gelu", &gelu_autograd);
+  m.impl("silu", &silu_autograd);
+  m.impl("silu_", &silu_inplace_autograd);
+  m.impl("softplus", &softplus_autograd);
+  m.impl("mish", &mish_autograd);
+  m.impl("mish_", &mish_inplace_autograd);
+  m.impl("selu", &selu_autograd);
+  m.impl("selu_", &selu_inplace_autograd);
+  m.impl("hardswish", &hardswish_autograd);
+  m.impl("hardswish_", &hardswish_inplace_autograd);
+  m.impl("bias_act", &bias_act_autograd);
 }

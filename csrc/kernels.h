@@ -15,11 +15,12 @@
 
 namespace activations_ext {
 
-// A tensor seen as [outer][channels][inner] in memory, the view PReLU needs:
-// contiguous N,C,* inputs have inner = prod(sizes[2:]); channels-last inputs
-// and 2-d (N, C) inputs have inner = 1; a single shared weight is
-// outer = 1, channels = 1, inner = numel.
-struct PreluShape {
+// A tensor seen as [outer][channels][inner] in memory, the view that
+// per-channel operations (PReLU, bias_act) need: contiguous inputs have
+// inner = prod(sizes after the channel dim); inputs whose channel dim is
+// innermost (channels-last, or (N, C) rows) have inner = 1; a single shared
+// parameter is outer = 1, channels = 1, inner = numel.
+struct ChannelShape {
   int64_t outer = 1;
   int64_t channels = 1;
   int64_t inner = 1;
@@ -40,17 +41,18 @@ struct KernelTable {
   void (*backward)(const ActParams& p, c10::ScalarType dtype, bool from_output,
                    char* gin, const char* g, const char* saved, int64_t n,
                    int64_t s_gin, int64_t s_g, int64_t s_saved);
-  // out[i] = prelu(x[i], w[i]); s_w == 0 broadcasts one weight.
-  void (*prelu_forward)(c10::ScalarType dtype, char* out, const char* x,
-                        const char* w, int64_t n, int64_t s_out, int64_t s_x,
-                        int64_t s_w);
-  // gin[i] = dprelu/dx; and the weight-gradient terms x[i] <= 0 ? x[i]*g[i]
-  // : 0 are added into the double accumulators `acc`: into acc[0] when
-  // per_element_acc is false, else into acc[i].
-  void (*prelu_backward)(c10::ScalarType dtype, char* gin, const char* g,
-                         const char* x, const char* w, int64_t n, int64_t s_gin,
-                         int64_t s_g, int64_t s_x, int64_t s_w, double* acc,
-                         bool per_element_acc);
+  // out[i] = op(x[i], w[i]) for the per-channel operation `p` (PReLU or
+  // bias_act); s_w == 0 broadcasts one parameter.
+  void (*channel_forward)(const ChannelParams& p, c10::ScalarType dtype,
+                          char* out, const char* x, const char* w, int64_t n,
+                          int64_t s_out, int64_t s_x, int64_t s_w);
+  // gin[i] = d op / dx; unless `acc` is null, the parameter-gradient terms
+  // are added into the double accumulators `acc`: into acc[0] when s_w == 0,
+  // else into acc[i].
+  void (*channel_backward)(const ChannelParams& p, c10::ScalarType dtype,
+                           char* gin, const char* g, const char* x,
+                           const char* w, int64_t n, int64_t s_gin, int64_t s_g,
+                           int64_t s_x, int64_t s_w, double* acc);
 };
 
 // The table for the best instruction set that this processor supports and
@@ -103,18 +105,21 @@ void backward_strided(const ActParams& p, c10::ScalarType dtype,
                       bool from_output, void* gin, const void* g,
                       const void* saved, const StridedPlan& plan, int64_t n,
                       c10::DeviceIndex device);
-// PReLU over dense operands with the same strides, laid out as `shape`.
-void prelu_forward(c10::ScalarType dtype, void* out, const void* x,
-                   const void* w, const PreluShape& shape,
-                   c10::DeviceIndex device);
-// Writes gin and the weight gradient gw (shape.channels elements). `workspace`
-// holds prelu_workspace_bytes(...) bytes of device memory for the
-// per-block partial sums, reduced in a fixed order (deterministic).
-void prelu_backward(c10::ScalarType dtype, void* gin, void* gw, const void* g,
-                    const void* x, const void* w, const PreluShape& shape,
-                    void* workspace, c10::DeviceIndex device);
-int64_t prelu_workspace_bytes(c10::ScalarType dtype, const PreluShape& shape,
-                              c10::DeviceIndex device);
+// A per-channel operation (PReLU, bias_act) over dense operands with the
+// same strides, laid out as `shape`.
+void channel_forward(const ChannelParams& p, c10::ScalarType dtype, void* out,
+                     const void* x, const void* w, const ChannelShape& shape,
+                     c10::DeviceIndex device);
+// Writes gin and, unless `gw` is null, the parameter gradient gw
+// (shape.channels elements). `workspace` holds channel_workspace_bytes(...)
+// bytes of device memory for the per-block partial sums, which are reduced
+// in a fixed order (deterministic).
+void channel_backward(const ChannelParams& p, c10::ScalarType dtype, void* gin,
+                      void* gw, const void* g, const void* x, const void* w,
+                      const ChannelShape& shape, void* workspace,
+                      c10::DeviceIndex device);
+int64_t channel_workspace_bytes(const ChannelShape& shape,
+                                c10::DeviceIndex device);
 
 }  // namespace cuda
 

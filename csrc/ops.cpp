@@ -13,7 +13,9 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
+#include <c10/core/WrapDimMinimal.h>
 #include <torch/library.h>
 
 #include <optional>
@@ -301,7 +303,338 @@ Tensor elu_backward(const Tensor& g, const Tensor& saved, double alpha,
                   saved_is_output, "elu_backward");
 }
 
-// ----------------------------------------------------------------- PReLU
+// ------------------------------------------------------------ modern set
+
+ActParams simple_params(Act act) { return ActParams{act}; }
+
+Tensor tanh(const Tensor& x) {
+  return forward(x, simple_params(Act::Tanh), "tanh");
+}
+Tensor tanh_backward(const Tensor& g, const Tensor& y) {
+  return backward(g, y, simple_params(Act::Tanh), true, "tanh_backward");
+}
+
+Act gelu_act(c10::string_view approximate, const char* op) {
+  if (approximate == "none") {
+    return Act::GELU;
+  }
+  if (approximate == "tanh") {
+    return Act::GELUTanh;
+  }
+  TORCH_CHECK_VALUE(false, "activations_ext.", op,
+                    ": approximate must be 'none' or 'tanh', but got '",
+                    std::string(approximate), "'");
+}
+
+Tensor gelu(const Tensor& x, c10::string_view approximate) {
+  return forward(x, simple_params(gelu_act(approximate, "gelu")), "gelu");
+}
+Tensor gelu_backward(const Tensor& g, const Tensor& x,
+                     c10::string_view approximate) {
+  return backward(g, x, simple_params(gelu_act(approximate, "gelu_backward")),
+                  false, "gelu_backward");
+}
+
+Tensor silu(const Tensor& x) {
+  return forward(x, simple_params(Act::SiLU), "silu");
+}
+void silu_(const Tensor& x) { forward_(x, simple_params(Act::SiLU), "silu_"); }
+Tensor silu_backward(const Tensor& g, const Tensor& x) {
+  return backward(g, x, simple_params(Act::SiLU), false, "silu_backward");
+}
+
+ActParams softplus_params(double beta, double threshold, const char* op) {
+  TORCH_CHECK_VALUE(beta != 0.0, "activations_ext.", op,
+                    ": beta must be non-zero");
+  ActParams p{Act::Softplus, beta};
+  p.threshold = threshold;
+  return p;
+}
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  return forward(x, softplus_params(beta, threshold, "softplus"), "softplus");
+}
+Tensor softplus_backward(const Tensor& g, const Tensor& x, double beta,
+                         double threshold) {
+  return backward(g, x, softplus_params(beta, threshold, "softplus_backward"),
+                  false, "softplus_backward");
+}
+
+Tensor mish(const Tensor& x) {
+  return forward(x, simple_params(Act::Mish), "mish");
+}
+void mish_(const Tensor& x) { forward_(x, simple_params(Act::Mish), "mish_"); }
+Tensor mish_backward(const Tensor& g, const Tensor& x) {
+  return backward(g, x, simple_params(Act::Mish), false, "mish_backward");
+}
+
+// SELU is ELU with torch's constants; its backward is elu_backward.
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+Tensor selu(const Tensor& x) {
+  return forward(x, elu_params(kSeluAlpha, kSeluScale, 1.0), "selu");
+}
+void selu_(const Tensor& x) {
+  forward_(x, elu_params(kSeluAlpha, kSeluScale, 1.0), "selu_");
+}
+
+Tensor hardswish(const Tensor& x) {
+  return forward(x, simple_params(Act::Hardswish), "hardswish");
+}
+void hardswish_(const Tensor& x) {
+  forward_(x, simple_params(Act::Hardswish), "hardswish_");
+}
+Tensor hardswish_backward(const Tensor& g, const Tensor& x) {
+  return backward(g, x, simple_params(Act::Hardswish), false,
+                  "hardswish_backward");
+}
+
+// -------------------------------------------- per-channel: PReLU, bias_act
+
+// x seen as [outer][channels][inner] in memory along `dim`, or nothing if
+// its layout is none of: one shared parameter (any dense layout),
+// contiguous, or dense with `dim` innermost (channels_last, transposed
+// (N, L, C) data, (N, C) rows).
+std::optional<ChannelShape> channel_shape(const Tensor& x, int64_t dim,
+                                          int64_t param_numel) {
+  const int64_t n = x.numel();
+  if (param_numel == 1) {
+    if (!x.is_non_overlapping_and_dense()) {
+      return std::nullopt;
+    }
+    return ChannelShape{1, 1, n};
+  }
+  const int64_t c = x.size(dim);
+  if (x.is_contiguous()) {
+    int64_t outer = 1;
+    for (int64_t d = 0; d < dim; ++d) {
+      outer *= x.size(d);
+    }
+    return ChannelShape{outer, c, n / (outer * c)};
+  }
+  if (x.is_non_overlapping_and_dense() && x.stride(dim) == 1) {
+    return ChannelShape{n / c, c, 1};
+  }
+  return std::nullopt;
+}
+
+// The input in a layout channel_shape() accepts (a copy only for exotic
+// ones); `g`, if given, is brought to the same strides.
+Tensor channel_input(const Tensor& x, int64_t dim, int64_t param_numel,
+                     ChannelShape& shape) {
+  auto s = channel_shape(x, dim, param_numel);
+  if (s) {
+    shape = *s;
+    return x;
+  }
+  Tensor xc = x.contiguous();
+  shape = *channel_shape(xc, dim, param_numel);
+  return xc;
+}
+
+// out = op(x, w) for every element; x non-empty.
+Tensor channel_forward(const Tensor& x_in, const Tensor& w_in, int64_t dim,
+                       const ChannelParams& p) {
+  ChannelShape sh;
+  Tensor x = channel_input(x_in, dim, w_in.numel(), sh);
+  Tensor w = w_in.contiguous();
+  Tensor out = at::empty_like(x);
+  const int64_t n = x.numel();
+  const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+#if defined(ACTEXT_WITH_CUDA)
+    cuda::channel_forward(p, dtype, ptr(out), cptr(x), cptr(w), sh,
+                          x.device().index());
+    return out;
+#else
+    no_cuda();
+#endif
+  }
+  const auto& k = cpu::kernels();
+  const int64_t es = x.element_size();
+  char* o = ptr(out);
+  const char* xp = cptr(x);
+  const char* wp = cptr(w);
+  if (sh.channels == 1) {
+    at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+      k.channel_forward(p, dtype, o + b * es, xp + b * es, wp, e - b, es, es,
+                        0);
+    });
+  } else if (sh.inner > 1) {
+    // Rows of `inner` elements, each with one parameter.
+    const int64_t rows = sh.outer * sh.channels;
+    const int64_t grain = std::max<int64_t>(1, kGrain / sh.inner);
+    at::parallel_for(0, rows, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t off = r * sh.inner * es;
+        k.channel_forward(p, dtype, o + off, xp + off,
+                          wp + (r % sh.channels) * es, sh.inner, es, es, 0);
+      }
+    });
+  } else {
+    // Rows of `channels` elements, one parameter per element.
+    const int64_t grain = std::max<int64_t>(1, kGrain / sh.channels);
+    at::parallel_for(0, sh.outer, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t off = r * sh.channels * es;
+        k.channel_forward(p, dtype, o + off, xp + off, wp, sh.channels, es, es,
+                          es);
+      }
+    });
+  }
+  return out;
+}
+
+// CPU backward. With `sums` (the parameter gradient, in double) the work is
+// split into a fixed set of tasks, chosen from the shape only and never from
+// the thread count, each summing its part into its own partial; partials
+// are then added in a fixed order. So the result is bitwise reproducible,
+// and the partials are far smaller than the input (at most 1/8 of it,
+// usually a few KB).
+void channel_backward_cpu(const ChannelParams& p, at::ScalarType dtype,
+                          const ChannelShape& sh, char* gi, const char* g,
+                          const char* x, const char* w, int64_t es,
+                          std::vector<double>* sums) {
+  const auto& k = cpu::kernels();
+  const int64_t n = sh.outer * sh.channels * sh.inner;
+  const int64_t C = sh.channels;
+  auto run = [&](char* gi_, const char* g_, const char* x_, const char* w_,
+                 int64_t len, int64_t s_w, double* acc) {
+    k.channel_backward(p, dtype, gi_, g_, x_, w_, len, es, es, es, s_w,
+                       sums ? acc : nullptr);
+  };
+  if (C == 1) {
+    const int64_t chunks = (n + kGrain - 1) / kGrain;
+    std::vector<double> part(chunks, 0.0);
+    at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t lo = t * kGrain;
+        const int64_t off = lo * es;
+        run(gi + off, g + off, x + off, w, std::min(kGrain, n - lo), 0,
+            &part[t]);
+      }
+    });
+    if (sums) {
+      double s = 0;
+      for (auto v : part) {
+        s += v;
+      }
+      (*sums)[0] = s;
+    }
+    return;
+  }
+  if (sh.inner > 1) {
+    // Task (oc, c): channel c over a run of `per` consecutive outer indices.
+    const int64_t per = std::min(
+        sh.outer, std::max<int64_t>(1, (kGrain + sh.inner - 1) / sh.inner));
+    const int64_t n_oc = (sh.outer + per - 1) / per;
+    std::vector<double> part(n_oc * C, 0.0);
+    at::parallel_for(0, n_oc * C, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t oc = t / C;
+        const int64_t c = t % C;
+        const int64_t o_end = std::min(sh.outer, (oc + 1) * per);
+        for (int64_t o = oc * per; o < o_end; ++o) {
+          const int64_t off = ((o * C + c) * sh.inner) * es;
+          run(gi + off, g + off, x + off, w + c * es, sh.inner, 0, &part[t]);
+        }
+      }
+    });
+    if (sums) {
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0;
+        for (int64_t oc = 0; oc < n_oc; ++oc) {
+          s += part[oc * C + c];
+        }
+        (*sums)[c] = s;
+      }
+    }
+    return;
+  }
+  // inner == 1: rows of C elements. Task (rc, cb): a block of at most
+  // kChanBlock channels over `per` consecutive rows; partials per row chunk.
+  constexpr int64_t kChanBlock = 1024;
+  const int64_t cblocks = (C + kChanBlock - 1) / kChanBlock;
+  const int64_t cb_len = std::min(C, kChanBlock);
+  const int64_t per = std::min(sh.outer, std::max<int64_t>(1, kGrain / cb_len));
+  const int64_t n_rc = (sh.outer + per - 1) / per;
+  std::vector<double> part(sums ? n_rc * C : 0, 0.0);
+  at::parallel_for(0, n_rc * cblocks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t rc = t / cblocks;
+      const int64_t c0 = (t % cblocks) * kChanBlock;
+      const int64_t len = std::min(kChanBlock, C - c0);
+      const int64_t r_end = std::min(sh.outer, (rc + 1) * per);
+      for (int64_t r = rc * per; r < r_end; ++r) {
+        const int64_t off = (r * C + c0) * es;
+        run(gi + off, g + off, x + off, w + c0 * es, len, es,
+            sums ? &part[rc * C + c0] : nullptr);
+      }
+    }
+  });
+  if (sums) {
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 0;
+      for (int64_t rc = 0; rc < n_rc; ++rc) {
+        s += part[rc * C + c];
+      }
+      (*sums)[c] = s;
+    }
+  }
+}
+
+// (grad_input, grad_param); grad_param is empty (0 elements) unless
+// `param_grad`. x non-empty.
+std::tuple<Tensor, Tensor> channel_backward(const Tensor& g_in,
+                                            const Tensor& x_in,
+                                            const Tensor& w_in, int64_t dim,
+                                            const ChannelParams& p,
+                                            bool param_grad) {
+  ChannelShape sh;
+  Tensor x = channel_input(x_in, dim, w_in.numel(), sh);
+  Tensor w = w_in.contiguous();
+  // The kernels walk grad_output with the input's strides.
+  Tensor g = g_in;
+  if (g.strides() != x.strides() || !g.is_non_overlapping_and_dense()) {
+    g = at::empty_like(x);
+    g.copy_(g_in);
+  }
+  Tensor gi = at::empty_like(x);
+  Tensor gw = param_grad
+                  ? at::empty(w_in.sizes(), w_in.options().memory_format(
+                                                at::MemoryFormat::Contiguous))
+                  : at::empty({0}, w_in.options());
+  const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+#if defined(ACTEXT_WITH_CUDA)
+    const auto dev = x.device().index();
+    Tensor ws;
+    if (param_grad) {
+      ws = at::empty({cuda::channel_workspace_bytes(sh, dev)},
+                     x.options().dtype(at::kByte));
+    }
+    cuda::channel_backward(p, dtype, ptr(gi), param_grad ? ptr(gw) : nullptr,
+                           cptr(g), cptr(x), cptr(w), sh,
+                           param_grad ? ws.data_ptr() : nullptr, dev);
+    return {gi, gw};
+#else
+    no_cuda();
+#endif
+  }
+  std::vector<double> sums(param_grad ? w.numel() : 0, 0.0);
+  channel_backward_cpu(p, dtype, sh, ptr(gi), cptr(g), cptr(x), cptr(w),
+                       x.element_size(), param_grad ? &sums : nullptr);
+  if (param_grad) {
+    // C (or 1) values: written on the host.
+    AT_DISPATCH_FLOATING_TYPES_AND2(
+        at::kHalf, at::kBFloat16, dtype, "channel_backward_param", [&] {
+          auto* out = gw.data_ptr<scalar_t>();
+          for (size_t c = 0; c < sums.size(); ++c) {
+            out[c] = static_cast<scalar_t>(sums[c]);
+          }
+        });
+  }
+  return {gi, gw};
+}
 
 void check_prelu(const Tensor& x, const Tensor& w, const char* op) {
   check_float(x, op, "input");
@@ -329,227 +662,122 @@ void check_prelu(const Tensor& x, const Tensor& w, const char* op) {
   }
 }
 
-// x seen as [outer][channels][inner] in memory, or nothing if its layout is
-// none of: one shared weight (any dense layout), contiguous, or dense with the
-// channel dimension innermost (channels_last, or transposed (N, L, C) data).
-std::optional<PreluShape> prelu_shape(const Tensor& x, int64_t w_numel) {
-  const int64_t n = x.numel();
-  if (w_numel == 1) {
-    if (!x.is_non_overlapping_and_dense()) {
-      return std::nullopt;
-    }
-    return PreluShape{1, 1, n};
+const ChannelParams kPrelu{ChannelKind::PReLU};
+
+Tensor prelu(const Tensor& x, const Tensor& w) {
+  check_prelu(x, w, "prelu");
+  if (x.numel() == 0) {
+    return at::empty_like(x);
   }
-  const int64_t c = x.size(1);
-  if (x.is_contiguous()) {
-    const int64_t outer = x.size(0);
-    return PreluShape{outer, c, n / (outer * c)};
-  }
-  if (x.is_non_overlapping_and_dense() && x.stride(1) == 1) {
-    return PreluShape{n / c, c, 1};
-  }
-  return std::nullopt;
+  return channel_forward(x, w, x.dim() >= 2 ? 1 : 0, kPrelu);
 }
 
-// The input in a layout prelu_shape() accepts (a copy only for exotic ones).
-Tensor prelu_input(const Tensor& x, int64_t w_numel, PreluShape& shape) {
-  auto s = prelu_shape(x, w_numel);
-  if (s) {
-    shape = *s;
-    return x;
+std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g, const Tensor& x,
+                                          const Tensor& w) {
+  check_prelu(x, w, "prelu_backward");
+  check_pair(g, x, "prelu_backward", "grad_output", "input");
+  if (x.numel() == 0) {
+    return {at::empty_like(x),
+            at::zeros_like(w, at::MemoryFormat::Contiguous)};
   }
-  Tensor xc = x.contiguous();
-  shape = *prelu_shape(xc, w_numel);
-  return xc;
+  return channel_backward(g, x, w, x.dim() >= 2 ? 1 : 0, kPrelu, true);
 }
 
-Tensor prelu(const Tensor& x_in, const Tensor& w_in) {
-  check_prelu(x_in, w_in, "prelu");
-  const int64_t n = x_in.numel();
-  if (n == 0) {
-    return at::empty_like(x_in);
+// bias_act: y = clamp(act(x + bias) * gain) in one pass. `act` names an
+// activation of the spec table without a tensor parameter, or 'linear' or
+// 'gelu_tanh'; `alpha` is its scalar parameter (the Python wrapper fills in
+// torch's default and rejects it for activations without one).
+ActParams bias_act_params(c10::string_view act, double alpha) {
+  const std::string a(act);
+  if (a == "relu") return ActParams{Act::ReLU};
+  if (a == "sigmoid") return ActParams{Act::Sigmoid};
+  if (a == "leaky_relu") return ActParams{Act::LeakyReLU, alpha};
+  if (a == "elu") return elu_params(alpha, 1.0, 1.0);
+  if (a == "selu") return elu_params(kSeluAlpha, kSeluScale, 1.0);
+  if (a == "tanh") return ActParams{Act::Tanh};
+  if (a == "gelu") return ActParams{Act::GELU};
+  if (a == "gelu_tanh") return ActParams{Act::GELUTanh};
+  if (a == "silu") return ActParams{Act::SiLU};
+  if (a == "softplus") return softplus_params(alpha, 20.0, "bias_act");
+  if (a == "mish") return ActParams{Act::Mish};
+  if (a == "hardswish") return ActParams{Act::Hardswish};
+  if (a == "linear") return ActParams{Act::Linear};
+  TORCH_CHECK_VALUE(false, "activations_ext.bias_act: unknown act '", a,
+                    "'; expected one of relu, sigmoid, leaky_relu, elu, "
+                    "selu, tanh, gelu, gelu_tanh, silu, softplus, mish, "
+                    "hardswish, linear");
+}
+
+struct BiasActArgs {
+  Tensor bias;  // 1 element (zero) when no bias was given
+  int64_t dim = 0;
+  ChannelParams p;
+};
+
+BiasActArgs bias_act_args(const Tensor& x, const std::optional<Tensor>& bias,
+                          c10::string_view act, int64_t dim, double alpha,
+                          double gain, std::optional<double> clamp,
+                          const char* op) {
+  check_float(x, op, "input");
+  BiasActArgs a;
+  a.p.kind = ChannelKind::BiasAct;
+  a.p.act = bias_act_params(act, alpha);
+  a.p.gain = gain;
+  if (clamp.has_value()) {
+    TORCH_CHECK_VALUE(*clamp >= 0, "activations_ext.", op,
+                      ": clamp must be >= 0, but got ", *clamp);
+    a.p.has_clamp = true;
+    a.p.clamp = *clamp;
   }
-  PreluShape sh;
-  Tensor x = prelu_input(x_in, w_in.numel(), sh);
-  Tensor w = w_in.contiguous();
-  Tensor out = at::empty_like(x);
-  const auto dtype = x.scalar_type();
-  if (x.is_cuda()) {
-#if defined(ACTEXT_WITH_CUDA)
-    cuda::prelu_forward(dtype, ptr(out), cptr(x), cptr(w), sh,
-                        x.device().index());
-    return out;
-#else
-    no_cuda();
-#endif
-  }
-  const auto& k = cpu::kernels();
-  const int64_t es = x.element_size();
-  char* o = ptr(out);
-  const char* xp = cptr(x);
-  const char* wp = cptr(w);
-  if (sh.channels == 1) {
-    at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
-      k.prelu_forward(dtype, o + b * es, xp + b * es, wp, e - b, es, es, 0);
-    });
-  } else if (sh.inner > 1) {
-    // Rows of `inner` elements, each with one weight.
-    const int64_t rows = sh.outer * sh.channels;
-    const int64_t grain = std::max<int64_t>(1, kGrain / sh.inner);
-    at::parallel_for(0, rows, grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t off = r * sh.inner * es;
-        k.prelu_forward(dtype, o + off, xp + off, wp + (r % sh.channels) * es,
-                        sh.inner, es, es, 0);
-      }
-    });
+  if (bias.has_value() && bias->defined()) {
+    const Tensor& b = *bias;
+    check_float(b, op, "bias");
+    TORCH_CHECK_VALUE(x.dim() > 0, "activations_ext.", op,
+                      ": a bias needs an input with at least one dimension");
+    a.dim = c10::maybe_wrap_dim(dim, x.dim());
+    TORCH_CHECK_TYPE(b.scalar_type() == x.scalar_type(), "activations_ext.",
+                     op, ": bias has dtype ", b.scalar_type(),
+                     " but input has dtype ", x.scalar_type());
+    TORCH_CHECK(b.device() == x.device(), "activations_ext.", op,
+                ": bias is on ", b.device(), " but input is on ", x.device());
+    TORCH_CHECK_VALUE(b.dim() == 1 && b.size(0) == x.size(a.dim),
+                      "activations_ext.", op, ": bias must be 1-d with ",
+                      x.size(a.dim), " elements (input.shape[", a.dim,
+                      "]), but got shape ", b.sizes());
+    a.bias = b;
   } else {
-    // Rows of `channels` elements, one weight per element.
-    const int64_t grain = std::max<int64_t>(1, kGrain / sh.channels);
-    at::parallel_for(0, sh.outer, grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t off = r * sh.channels * es;
-        k.prelu_forward(dtype, o + off, xp + off, wp, sh.channels, es, es, es);
-      }
-    });
+    a.bias = at::zeros({1}, x.options());
   }
-  return out;
+  return a;
 }
 
-// CPU weight gradient: the work is split into a fixed set of tasks (chosen
-// from the shape only, never from the thread count), each summing its part
-// into its own partial; partials are then added in a fixed order. So the
-// result is bitwise reproducible, and the partials are far smaller than the
-// input (at most 1/8 of it, usually a few KB).
-void prelu_backward_cpu(const cpu::KernelTable& k, at::ScalarType dtype,
-                        const PreluShape& sh, char* gi, const char* g,
-                        const char* x, const char* w, int64_t es,
-                        std::vector<double>& gw) {
-  const int64_t n = sh.outer * sh.channels * sh.inner;
-  const int64_t C = sh.channels;
-  if (C == 1) {
-    const int64_t chunks = (n + kGrain - 1) / kGrain;
-    std::vector<double> part(chunks, 0.0);
-    at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t lo = t * kGrain;
-        const int64_t len = std::min(kGrain, n - lo);
-        k.prelu_backward(dtype, gi + lo * es, g + lo * es, x + lo * es, w, len,
-                         es, es, es, 0, &part[t], false);
-      }
-    });
-    double s = 0;
-    for (auto v : part) {
-      s += v;
-    }
-    gw[0] = s;
-    return;
+Tensor bias_act(const Tensor& x, const std::optional<Tensor>& bias,
+                c10::string_view act, int64_t dim, double alpha, double gain,
+                std::optional<double> clamp) {
+  const auto a =
+      bias_act_args(x, bias, act, dim, alpha, gain, clamp, "bias_act");
+  if (x.numel() == 0) {
+    return at::empty_like(x);
   }
-  if (sh.inner > 1) {
-    // Task (oc, c): channel c over a run of `per` consecutive outer indices.
-    const int64_t per = std::min(
-        sh.outer, std::max<int64_t>(1, (kGrain + sh.inner - 1) / sh.inner));
-    const int64_t n_oc = (sh.outer + per - 1) / per;
-    std::vector<double> part(n_oc * C, 0.0);
-    at::parallel_for(0, n_oc * C, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t oc = t / C;
-        const int64_t c = t % C;
-        const int64_t o_end = std::min(sh.outer, (oc + 1) * per);
-        for (int64_t o = oc * per; o < o_end; ++o) {
-          const int64_t off = ((o * C + c) * sh.inner) * es;
-          k.prelu_backward(dtype, gi + off, g + off, x + off, w + c * es,
-                           sh.inner, es, es, es, 0, &part[t], false);
-        }
-      }
-    });
-    for (int64_t c = 0; c < C; ++c) {
-      double s = 0;
-      for (int64_t oc = 0; oc < n_oc; ++oc) {
-        s += part[oc * C + c];
-      }
-      gw[c] = s;
-    }
-    return;
-  }
-  // inner == 1: rows of C elements. Task (rc, cb): a block of at most
-  // kChanBlock channels over `per` consecutive rows; partials per row chunk.
-  constexpr int64_t kChanBlock = 1024;
-  const int64_t cblocks = (C + kChanBlock - 1) / kChanBlock;
-  const int64_t cb_len = std::min(C, kChanBlock);
-  const int64_t per = std::min(sh.outer, std::max<int64_t>(1, kGrain / cb_len));
-  const int64_t n_rc = (sh.outer + per - 1) / per;
-  std::vector<double> part(n_rc * C, 0.0);
-  at::parallel_for(0, n_rc * cblocks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t rc = t / cblocks;
-      const int64_t c0 = (t % cblocks) * kChanBlock;
-      const int64_t len = std::min(kChanBlock, C - c0);
-      const int64_t r_end = std::min(sh.outer, (rc + 1) * per);
-      for (int64_t r = rc * per; r < r_end; ++r) {
-        const int64_t off = (r * C + c0) * es;
-        k.prelu_backward(dtype, gi + off, g + off, x + off, w + c0 * es, len,
-                         es, es, es, es, &part[rc * C + c0], true);
-      }
-    }
-  });
-  for (int64_t c = 0; c < C; ++c) {
-    double s = 0;
-    for (int64_t rc = 0; rc < n_rc; ++rc) {
-      s += part[rc * C + c];
-    }
-    gw[c] = s;
-  }
+  return channel_forward(x, a.bias, a.dim, a.p);
 }
 
-std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g_in,
-                                          const Tensor& x_in,
-                                          const Tensor& w_in) {
-  check_prelu(x_in, w_in, "prelu_backward");
-  check_pair(g_in, x_in, "prelu_backward", "grad_output", "input");
-  if (x_in.numel() == 0) {
-    return {at::empty_like(x_in),
-            at::zeros_like(w_in, at::MemoryFormat::Contiguous)};
+std::tuple<Tensor, Tensor> bias_act_backward(
+    const Tensor& g, const Tensor& x, const std::optional<Tensor>& bias,
+    c10::string_view act, int64_t dim, double alpha, double gain,
+    std::optional<double> clamp, bool bias_grad) {
+  const auto a = bias_act_args(x, bias, act, dim, alpha, gain, clamp,
+                               "bias_act_backward");
+  check_pair(g, x, "bias_act_backward", "grad_output", "input");
+  const bool has_bias = bias.has_value() && bias->defined();
+  TORCH_CHECK_VALUE(!bias_grad || has_bias,
+                    "activations_ext.bias_act_backward: bias_grad=True needs "
+                    "a bias");
+  if (x.numel() == 0) {
+    return {at::empty_like(x),
+            bias_grad ? at::zeros_like(a.bias) : at::empty({0}, x.options())};
   }
-  PreluShape sh;
-  Tensor x = prelu_input(x_in, w_in.numel(), sh);
-  Tensor w = w_in.contiguous();
-  // The kernels walk grad_output with the input's strides.
-  Tensor g = g_in;
-  if (g.strides() != x.strides() || !g.is_non_overlapping_and_dense()) {
-    g = at::empty_like(x);
-    g.copy_(g_in);
-  }
-  Tensor gi = at::empty_like(x);
-  Tensor gw = at::empty(
-      w_in.sizes(), w_in.options().memory_format(at::MemoryFormat::Contiguous));
-  const auto dtype = x.scalar_type();
-  if (x.is_cuda()) {
-#if defined(ACTEXT_WITH_CUDA)
-    const auto dev = x.device().index();
-    Tensor ws = at::empty({cuda::prelu_workspace_bytes(dtype, sh, dev)},
-                          x.options().dtype(at::kByte));
-    cuda::prelu_backward(dtype, ptr(gi), ptr(gw), cptr(g), cptr(x), cptr(w), sh,
-                         ws.data_ptr(), dev);
-    return {gi, gw};
-#else
-    no_cuda();
-#endif
-  }
-  std::vector<double> sums(w.numel(), 0.0);
-  const auto& k = cpu::kernels();
-  const int64_t es = x.element_size();
-  prelu_backward_cpu(k, dtype, sh, ptr(gi), cptr(g), cptr(x), cptr(w), es,
-                     sums);
-  // C (or 1) values: written on the host.
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype,
-                                  "prelu_backward_weight", [&] {
-                                    auto* out = gw.data_ptr<scalar_t>();
-                                    for (size_t c = 0; c < sums.size(); ++c) {
-                                      out[c] = static_cast<scalar_t>(sums[c]);
-                                    }
-                                  });
-  return {gi, gw};
+  return channel_backward(g, x, a.bias, a.dim, a.p, bias_grad);
 }
 
 }  // namespace
@@ -596,6 +824,34 @@ TORCH_LIBRARY(activations_ext, m) {
   m.def(
       "prelu_backward(Tensor grad_output, Tensor self, Tensor weight) "
       "-> (Tensor, Tensor)");
+  m.def("tanh(Tensor self) -> Tensor");
+  m.def("tanh_backward(Tensor grad_output, Tensor result) -> Tensor");
+  m.def("gelu(Tensor self, str approximate='none') -> Tensor");
+  m.def(
+      "gelu_backward(Tensor grad_output, Tensor self, str approximate) -> "
+      "Tensor");
+  m.def("silu(Tensor self) -> Tensor");
+  m.def("silu_(Tensor(a!) self) -> ()");
+  m.def("silu_backward(Tensor grad_output, Tensor self) -> Tensor");
+  m.def("softplus(Tensor self, float beta=1.0, float threshold=20.0) -> Tensor");
+  m.def(
+      "softplus_backward(Tensor grad_output, Tensor self, float beta, "
+      "float threshold) -> Tensor");
+  m.def("mish(Tensor self) -> Tensor");
+  m.def("mish_(Tensor(a!) self) -> ()");
+  m.def("mish_backward(Tensor grad_output, Tensor self) -> Tensor");
+  m.def("selu(Tensor self) -> Tensor");
+  m.def("selu_(Tensor(a!) self) -> ()");
+  m.def("hardswish(Tensor self) -> Tensor");
+  m.def("hardswish_(Tensor(a!) self) -> ()");
+  m.def("hardswish_backward(Tensor grad_output, Tensor self) -> Tensor");
+  m.def(
+      "bias_act(Tensor input, Tensor? bias, str act, int dim, float alpha, "
+      "float gain, float? clamp) -> Tensor");
+  m.def(
+      "bias_act_backward(Tensor grad_output, Tensor input, Tensor? bias, "
+      "str act, int dim, float alpha, float gain, float? clamp, "
+      "bool bias_grad) -> (Tensor, Tensor)");
 }
 
 // The same implementations serve both devices: they branch on the tensors'
@@ -613,7 +869,26 @@ TORCH_LIBRARY(activations_ext, m) {
   m.impl("elu_", &activations_ext::elu_);                               \
   m.impl("elu_backward", &activations_ext::elu_backward);               \
   m.impl("prelu", &activations_ext::prelu);                             \
-  m.impl("prelu_backward", &activations_ext::prelu_backward)
+  m.impl("prelu_backward", &activations_ext::prelu_backward);              \
+  m.impl("tanh", &activations_ext::tanh);                                  \
+  m.impl("tanh_backward", &activations_ext::tanh_backward);                \
+  m.impl("gelu", &activations_ext::gelu);                                  \
+  m.impl("gelu_backward", &activations_ext::gelu_backward);                \
+  m.impl("silu", &activations_ext::silu);                                  \
+  m.impl("silu_", &activations_ext::silu_);                                \
+  m.impl("silu_backward", &activations_ext::silu_backward);                \
+  m.impl("softplus", &activations_ext::softplus);                          \
+  m.impl("softplus_backward", &activations_ext::softplus_backward);        \
+  m.impl("mish", &activations_ext::mish);                                  \
+  m.impl("mish_", &activations_ext::mish_);                                \
+  m.impl("mish_backward", &activations_ext::mish_backward);                \
+  m.impl("selu", &activations_ext::selu);                                  \
+  m.impl("selu_", &activations_ext::selu_);                                \
+  m.impl("hardswish", &activations_ext::hardswish);                        \
+  m.impl("hardswish_", &activations_ext::hardswish_);                      \
+  m.impl("hardswish_backward", &activations_ext::hardswish_backward);      \
+  m.impl("bias_act", &activations_ext::bias_act);                          \
+  m.impl("bias_act_backward", &activations_ext::bias_act_backward)
 
 TORCH_LIBRARY_IMPL(activations_ext, CPU, m) { ACTEXT_IMPL_ALL(m); }
 

@@ -56,13 +56,15 @@ _ISA_CHECK = textwrap.dedent(
                     ours = call(spec, spec.ours, x, params, w)
                     theirs = call(spec, spec.reference, x, params, w)
                     ref = call(spec, spec.reference, x.double(), params, None if w is None else w.double())
-                    assert_matches_reference(ours, theirs, ref, dtype, exact=spec.exact, what=spec.name)
+                    assert_matches_reference(ours, theirs, ref, dtype, exact=spec.exact, what=spec.name,
+                                             nan_subset=True)
                     xs = x.clone().t() if x.dim() == 2 else x.transpose(1, 3)
                     assert_matches_reference(call(spec, spec.ours, xs, params, spec.make_weight(xs)),
                                              call(spec, spec.reference, xs, params, spec.make_weight(xs)),
                                              call(spec, spec.reference, xs.double(), params,
                                                   None if w is None else spec.make_weight(xs).double()),
-                                             dtype, exact=spec.exact, what=spec.name + " strided")
+                                             dtype, exact=spec.exact, what=spec.name + " strided",
+                                             nan_subset=True)
     print(activations_ext.cpu_kernel_isa())
     """
 )
@@ -72,7 +74,9 @@ _ISA_CHECK = textwrap.dedent(
 @pytest.mark.parametrize("capability", ["default", "avx2", "avx512"])
 def test_each_instruction_set_matches_torch(capability):
     """Runs the conformance check with torch and us forced to one instruction
-    set (ATEN_CPU_CAPABILITY), in a fresh process."""
+    set (ATEN_CPU_CAPABILITY), in a fresh process. Where torch's kernel for
+    that instruction set gives NaN for an input that is not NaN (its baseline
+    gelu(+inf)), ours may give the right value instead."""
     env = dict(os.environ, ATEN_CPU_CAPABILITY=capability)
     proc = subprocess.run(
         [sys.executable, "-c", _ISA_CHECK.format(tests=str(TESTS))],

@@ -30,12 +30,12 @@ def test_backward_operator_checks_its_operands(spec, device):
     op = getattr(ops, spec.backward_op)
     g = torch.randn(4, 3, device=device)
     extra = {
-        "relu": (),
-        "sigmoid": (),
-        "leaky_relu": (0.01, False),
-        "elu": (1.0, 1.0, 1.0, False),
-        "prelu": (torch.ones(1, device=device),),
-    }[spec.name]
+        "leaky_relu_backward": (0.01, False),
+        "elu_backward": (1.0, 1.0, 1.0, False),
+        "prelu_backward": (torch.ones(1, device=device),),
+        "gelu_backward": ("none",),
+        "softplus_backward": (1.0, 20.0),
+    }.get(spec.backward_op, ())
     with pytest.raises(ValueError, match="shape"):
         op(g, torch.randn(4, 2, device=device), *extra)
     with pytest.raises(TypeError, match="dtype"):

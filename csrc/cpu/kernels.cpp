@@ -241,41 +241,41 @@ void backward_typed(const ActParams& p, bool from_output, char* gin,
   });
 }
 
-// ------------------------------------------------------------------ PReLU
+// ---------------------------------------------------- per-channel params
 
-// One weight for the whole range (s_w == 0) or one per element.
-template <typename scalar_t>
-void prelu_forward_contig(scalar_t* out, const scalar_t* x, const scalar_t* w,
-                          bool per_element, int64_t n) {
+// out = op.forward(x, w): one parameter for the whole range (per_element
+// false, w[0]) or one per element (w[i]).
+template <typename scalar_t, typename Op>
+void channel_forward_contig(const Op& op, scalar_t* out, const scalar_t* x,
+                            const scalar_t* w, bool per_element, int64_t n) {
   using A = acc_t<scalar_t>;
   using L = Lanes<scalar_t>;
   if (!per_element) {
     const Vectorized<A> wv(static_cast<A>(w[0]));
     for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
       L::load(x + i, count)
-          .map([&](const auto& xv) { return PreluMath::forward(xv, wv); })
+          .map([&](const auto& xv) { return op.forward(xv, wv); })
           .store(out + i, count);
     });
     return;
   }
   for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
     zip(L::load(x + i, count), L::load(w + i, count),
-        [](const auto& xv, const auto& wv) {
-          return PreluMath::forward(xv, wv);
-        })
+        [&](const auto& xv, const auto& wv) { return op.forward(xv, wv); })
         .store(out + i, count);
   });
 }
 
-template <typename scalar_t>
-void prelu_forward_typed(char* out, const char* x, const char* w, int64_t n,
-                         int64_t s_out, int64_t s_x, int64_t s_w) {
+template <typename scalar_t, typename Op>
+void channel_forward_loop(const Op& op, char* out, const char* x, const char* w,
+                          int64_t n, int64_t s_out, int64_t s_x, int64_t s_w) {
   const bool per_element = s_w != 0;
   if (is_contig<scalar_t>(s_out) && is_contig<scalar_t>(s_x) &&
       (!per_element || is_contig<scalar_t>(s_w))) {
-    prelu_forward_contig(reinterpret_cast<scalar_t*>(out),
-                         reinterpret_cast<const scalar_t*>(x),
-                         reinterpret_cast<const scalar_t*>(w), per_element, n);
+    channel_forward_contig(op, reinterpret_cast<scalar_t*>(out),
+                           reinterpret_cast<const scalar_t*>(x),
+                           reinterpret_cast<const scalar_t*>(w), per_element,
+                           n);
     return;
   }
   scalar_t xbuf[kBufElems];
@@ -288,28 +288,20 @@ void prelu_forward_typed(char* out, const char* x, const char* w, int64_t n,
     } else {
       wbuf[0] = *reinterpret_cast<const scalar_t*>(w);
     }
-    prelu_forward_contig(xbuf, xbuf, wbuf, per_element, m);
+    channel_forward_contig(op, xbuf, xbuf, wbuf, per_element, m);
     scatter(out + i * s_out, s_out, xbuf, m);
   }
 }
 
-// Lane-wise weight-gradient terms of one register, in the compute type.
-template <typename scalar_t>
-inline Lanes<scalar_t> prelu_wterms(const Lanes<scalar_t>& gl,
-                                    const Lanes<scalar_t>& xl) {
-  return zip(gl, xl, [](const auto& gv, const auto& xv) {
-    return PreluMath::grad_weight_term(gv, xv);
-  });
-}
-
-// Weight-gradient terms are accumulated in double, lane by lane (the
-// float-to-double conversion and add vectorize), and the lanes are added at
-// the end: no float rounding builds up over a channel, whose sum often
-// cancels.
-template <typename scalar_t>
-void prelu_backward_contig(scalar_t* gin, const scalar_t* g, const scalar_t* x,
-                           const scalar_t* w, bool per_element, int64_t n,
-                           double* acc) {
+// gin = op.grad_input(g, x, w); when `acc` is given, the parameter-gradient
+// terms op.grad_param(...) are added to it in double, lane by lane (the
+// float-to-double conversion and add vectorize) and the lanes summed at the
+// end: no float rounding builds up over a channel, whose sum often cancels.
+// Into acc[0] for a single parameter, into acc[i] for one per element.
+template <typename scalar_t, typename Op>
+void channel_backward_contig(const Op& op, scalar_t* gin, const scalar_t* g,
+                             const scalar_t* x, const scalar_t* w,
+                             bool per_element, int64_t n, double* acc) {
   using A = acc_t<scalar_t>;
   using L = Lanes<scalar_t>;
   using VA = Vectorized<A>;
@@ -319,37 +311,34 @@ void prelu_backward_contig(scalar_t* gin, const scalar_t* g, const scalar_t* x,
   for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
     const L gl = L::load(g + i, count);
     const L xl = L::load(x + i, count);
+    const L wl = per_element ? L::load(w + i, count) : L{w0, w0};
     L gi;
-    if (per_element) {
-      const L wl = L::load(w + i, count);
-      gi.a = PreluMath::grad_input(gl.a, xl.a, wl.a);
-      if constexpr (kReduced<scalar_t>) {
-        gi.b = PreluMath::grad_input(gl.b, xl.b, wl.b);
-      }
-    } else {
-      gi = zip(gl, xl, [&](const auto& gv, const auto& xv) {
-        return PreluMath::grad_input(gv, xv, w0);
-      });
+    gi.a = op.grad_input(gl.a, xl.a, wl.a);
+    if constexpr (kReduced<scalar_t>) {
+      gi.b = op.grad_input(gl.b, xl.b, wl.b);
     }
     gi.store(gin + i, count);
-    const L t = prelu_wterms(gl, xl);
+    if (acc == nullptr) {
+      return;
+    }
     A terms[kLanes];
-    t.a.store(terms);
+    op.grad_param(gl.a, xl.a, wl.a, gi.a).store(terms);
     if constexpr (kReduced<scalar_t>) {
-      t.b.store(terms + VA::size());
+      op.grad_param(gl.b, xl.b, wl.b, gi.b).store(terms + VA::size());
     }
     if (per_element) {
       for (int64_t k = 0; k < count; ++k) {
         acc[i + k] += static_cast<double>(terms[k]);
       }
     } else {
-      // Lanes past `count` were loaded as zeros, so their terms are 0.
+      // Lanes past `count` hold terms of zero-filled g, x: exactly 0 for
+      // PReLU; bias_act's are masked here.
       for (int64_t k = 0; k < kLanes; ++k) {
-        lane_sums[k] += static_cast<double>(terms[k]);
+        lane_sums[k] += k < count ? static_cast<double>(terms[k]) : 0.0;
       }
     }
   });
-  if (!per_element) {
+  if (acc != nullptr && !per_element) {
     double s = 0;
     for (int64_t k = 0; k < kLanes; ++k) {
       s += lane_sums[k];
@@ -358,19 +347,19 @@ void prelu_backward_contig(scalar_t* gin, const scalar_t* g, const scalar_t* x,
   }
 }
 
-template <typename scalar_t>
-void prelu_backward_typed(char* gin, const char* g, const char* x,
-                          const char* w, int64_t n, int64_t s_gin, int64_t s_g,
-                          int64_t s_x, int64_t s_w, double* acc,
-                          bool per_element_acc) {
+template <typename scalar_t, typename Op>
+void channel_backward_loop(const Op& op, char* gin, const char* g,
+                           const char* x, const char* w, int64_t n,
+                           int64_t s_gin, int64_t s_g, int64_t s_x,
+                           int64_t s_w, double* acc) {
   const bool per_element = s_w != 0;
-  TORCH_INTERNAL_ASSERT(per_element == per_element_acc);
   if (is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g) &&
       is_contig<scalar_t>(s_x) && (!per_element || is_contig<scalar_t>(s_w))) {
-    prelu_backward_contig(
-        reinterpret_cast<scalar_t*>(gin), reinterpret_cast<const scalar_t*>(g),
-        reinterpret_cast<const scalar_t*>(x),
-        reinterpret_cast<const scalar_t*>(w), per_element, n, acc);
+    channel_backward_contig(op, reinterpret_cast<scalar_t*>(gin),
+                            reinterpret_cast<const scalar_t*>(g),
+                            reinterpret_cast<const scalar_t*>(x),
+                            reinterpret_cast<const scalar_t*>(w), per_element,
+                            n, acc);
     return;
   }
   scalar_t gbuf[kBufElems];
@@ -385,8 +374,8 @@ void prelu_backward_typed(char* gin, const char* g, const char* x,
     } else {
       wbuf[0] = *reinterpret_cast<const scalar_t*>(w);
     }
-    prelu_backward_contig(gbuf, gbuf, xbuf, wbuf, per_element, m,
-                          per_element ? acc + i : acc);
+    channel_backward_contig(op, gbuf, gbuf, xbuf, wbuf, per_element, m,
+                            acc == nullptr ? nullptr : (per_element ? acc + i : acc));
     scatter(gin + i * s_gin, s_gin, gbuf, m);
   }
 }
@@ -429,21 +418,27 @@ void backward(const ActParams& p, c10::ScalarType dtype, bool from_output,
   });
 }
 
-void prelu_forward(c10::ScalarType dtype, char* out, const char* x,
-                   const char* w, int64_t n, int64_t s_out, int64_t s_x,
-                   int64_t s_w) {
+void channel_forward(const ChannelParams& p, c10::ScalarType dtype, char* out,
+                     const char* x, const char* w, int64_t n, int64_t s_out,
+                     int64_t s_x, int64_t s_w) {
   dispatch_float_types(dtype, [&](auto tag) {
-    prelu_forward_typed<decltype(tag)>(out, x, w, n, s_out, s_x, s_w);
+    using scalar_t = decltype(tag);
+    with_channel_op<acc_t<scalar_t>>(p, [&](const auto& op) {
+      channel_forward_loop<scalar_t>(op, out, x, w, n, s_out, s_x, s_w);
+    });
   });
 }
 
-void prelu_backward(c10::ScalarType dtype, char* gin, const char* g,
-                    const char* x, const char* w, int64_t n, int64_t s_gin,
-                    int64_t s_g, int64_t s_x, int64_t s_w, double* acc,
-                    bool per_element_acc) {
+void channel_backward(const ChannelParams& p, c10::ScalarType dtype, char* gin,
+                      const char* g, const char* x, const char* w, int64_t n,
+                      int64_t s_gin, int64_t s_g, int64_t s_x, int64_t s_w,
+                      double* acc) {
   dispatch_float_types(dtype, [&](auto tag) {
-    prelu_backward_typed<decltype(tag)>(gin, g, x, w, n, s_gin, s_g, s_x, s_w,
-                                        acc, per_element_acc);
+    using scalar_t = decltype(tag);
+    with_channel_op<acc_t<scalar_t>>(p, [&](const auto& op) {
+      channel_backward_loop<scalar_t>(op, gin, g, x, w, n, s_gin, s_g, s_x,
+                                      s_w, acc);
+    });
   });
 }
 
@@ -454,7 +449,8 @@ void prelu_backward(c10::ScalarType dtype, char* gin, const char* g,
 
 const KernelTable& kernel_table() {
   static const KernelTable table{ACTEXT_STR(CPU_CAPABILITY), &forward,
-                                 &backward, &prelu_forward, &prelu_backward};
+                                 &backward, &channel_forward,
+                                 &channel_backward};
   return table;
 }
 

@@ -278,19 +278,19 @@ void dispatch_float_types(c10::ScalarType dtype, const F& f) {
   }
 }
 
-// -------------------------------------------------------------------- PReLU
+// ------------------------------------------------- per-channel parameters
 
-// out = prelu(x, w[c]) with c = (i / inner) % C. Vectorized when all
+// out = op.forward(x, w[c]) with c = (i / inner) % C. Vectorized when all
 // elements of a vector share a channel (inner % kVec == 0) or run through
 // consecutive channels without wrapping (inner == 1, C % kVec == 0).
-template <typename scalar_t, bool kVectorized>
+template <typename scalar_t, bool kVectorized, typename Op>
 __global__ void __launch_bounds__(kThreads)
-    prelu_forward_kernel(scalar_t* out, const scalar_t* x, const scalar_t* w,
-                         int64_t n, int64_t C, int64_t inner) {
+    channel_forward_kernel(Op op, scalar_t* out, const scalar_t* x,
+                           const scalar_t* w, int64_t n, int64_t C,
+                           int64_t inner) {
   using acc_t = opmath_t<scalar_t>;
   constexpr int N = kVec<scalar_t>;
-  const int64_t tid =
-      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   if constexpr (kVectorized) {
     const auto* vx = reinterpret_cast<const Pack<scalar_t>*>(x);
@@ -302,24 +302,21 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int k = 0; k < N; ++k) {
         const acc_t wv = static_cast<acc_t>(w[one_channel ? c0 : c0 + k]);
-        p.v[k] = static_cast<scalar_t>(
-            PreluMath::forward(static_cast<acc_t>(p.v[k]), wv));
+        p.v[k] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(p.v[k]), wv));
       }
       vout[v] = p;
     }
   } else {
     for (int64_t i = tid; i < n; i += stride) {
       const acc_t wv = static_cast<acc_t>(w[(i / inner) % C]);
-      out[i] = static_cast<scalar_t>(
-          PreluMath::forward(static_cast<acc_t>(x[i]), wv));
+      out[i] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(x[i]), wv));
     }
   }
 }
 
 // Deterministic block sum of `v` over all threads of the block; the result
-// is valid in thread 0. `buf` holds blockDim.x values.
-template <typename acc_t>
-__device__ acc_t block_sum(acc_t v, acc_t* buf) {
+// is valid in every thread. `buf` holds blockDim.x * blockDim.y values.
+__device__ red_t block_sum(red_t v, red_t* buf) {
   const int t = threadIdx.x + threadIdx.y * blockDim.x;
   const int nt = blockDim.x * blockDim.y;
   buf[t] = v;
@@ -330,18 +327,21 @@ __device__ acc_t block_sum(acc_t v, acc_t* buf) {
     }
     __syncthreads();
   }
-  return buf[0];
+  const red_t total = buf[0];
+  __syncthreads();
+  return total;
 }
 
 // Channel planes: block (bx, by) takes channel c = by (striding by
 // gridDim.y) and the bx-th of gridDim.x chunks of that channel's
-// outer * inner elements. Coalesced when inner is large.
-template <typename scalar_t>
+// outer * inner elements. Coalesced when inner is large. Writes gin and,
+// when `partial` is not null, the block's parameter-gradient sum.
+template <typename scalar_t, typename Op>
 __global__ void __launch_bounds__(kThreads)
-    prelu_backward_planes_kernel(scalar_t* gin, const scalar_t* g,
-                                 const scalar_t* x, const scalar_t* w,
-                                 red_t* partial, int64_t outer, int64_t C,
-                                 int64_t inner) {
+    channel_backward_planes_kernel(Op op, scalar_t* gin, const scalar_t* g,
+                                   const scalar_t* x, const scalar_t* w,
+                                   red_t* partial, int64_t outer, int64_t C,
+                                   int64_t inner) {
   using acc_t = opmath_t<scalar_t>;
   __shared__ red_t buf[kThreads];
   const int64_t plane = outer * inner;
@@ -356,14 +356,16 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t i = (o * C + c) * inner + (k - o * inner);
       const acc_t gv = static_cast<acc_t>(g[i]);
       const acc_t xv = static_cast<acc_t>(x[i]);
-      gin[i] = static_cast<scalar_t>(PreluMath::grad_input(gv, xv, wv));
-      sum += PreluMath::grad_weight_term(gv, xv);
+      const acc_t gi = op.grad_input(gv, xv, wv);
+      gin[i] = static_cast<scalar_t>(gi);
+      sum += static_cast<red_t>(op.grad_param(gv, xv, wv, gi));
     }
-    const red_t total = block_sum(sum, buf);
-    if (threadIdx.x == 0) {
-      partial[blockIdx.x * C + c] = total;
+    if (partial != nullptr) {
+      const red_t total = block_sum(sum, buf);
+      if (threadIdx.x == 0) {
+        partial[blockIdx.x * C + c] = total;
+      }
     }
-    __syncthreads();
   }
 }
 
@@ -373,11 +375,11 @@ __global__ void __launch_bounds__(kThreads)
 constexpr int kTileC = 32;
 constexpr int kTileR = kThreads / kTileC;
 
-template <typename scalar_t>
+template <typename scalar_t, typename Op>
 __global__ void __launch_bounds__(kThreads)
-    prelu_backward_rows_kernel(scalar_t* gin, const scalar_t* g,
-                               const scalar_t* x, const scalar_t* w,
-                               red_t* partial, int64_t rows, int64_t C) {
+    channel_backward_rows_kernel(Op op, scalar_t* gin, const scalar_t* g,
+                                 const scalar_t* x, const scalar_t* w,
+                                 red_t* partial, int64_t rows, int64_t C) {
   using acc_t = opmath_t<scalar_t>;
   __shared__ red_t buf[kTileR][kTileC];
   const int64_t c = static_cast<int64_t>(blockIdx.x) * kTileC + threadIdx.x;
@@ -391,9 +393,13 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t i = r * C + c;
       const acc_t gv = static_cast<acc_t>(g[i]);
       const acc_t xv = static_cast<acc_t>(x[i]);
-      gin[i] = static_cast<scalar_t>(PreluMath::grad_input(gv, xv, wv));
-      sum += PreluMath::grad_weight_term(gv, xv);
+      const acc_t gi = op.grad_input(gv, xv, wv);
+      gin[i] = static_cast<scalar_t>(gi);
+      sum += static_cast<red_t>(op.grad_param(gv, xv, wv, gi));
     }
+  }
+  if (partial == nullptr) {
+    return;
   }
   buf[threadIdx.y][threadIdx.x] = sum;
   __syncthreads();
@@ -409,8 +415,8 @@ __global__ void __launch_bounds__(kThreads)
 // gw[c] = sum over chunks of partial[chunk * C + c], in chunk order.
 template <typename scalar_t>
 __global__ void __launch_bounds__(kThreads)
-    prelu_reduce_kernel(scalar_t* gw, const red_t* partial, int64_t chunks,
-                        int64_t C) {
+    channel_reduce_kernel(scalar_t* gw, const red_t* partial, int64_t chunks,
+                          int64_t C) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        c < C; c += stride) {
@@ -424,14 +430,14 @@ __global__ void __launch_bounds__(kThreads)
 
 // How the backward splits the work; a function of the shape and the
 // device's SM count only, so results are reproducible run to run.
-struct PreluPlan {
-  bool rows = false;  // prelu_backward_rows_kernel (inner == 1, C > 1)
+struct ChannelPlan {
+  bool rows = false;  // channel_backward_rows_kernel (inner == 1, C > 1)
   dim3 grid;
   int64_t chunks = 1;  // partial sums per channel
 };
 
-PreluPlan prelu_plan(const PreluShape& sh, c10::DeviceIndex device) {
-  PreluPlan p;
+ChannelPlan channel_plan(const ChannelShape& sh, c10::DeviceIndex device) {
+  ChannelPlan p;
   const int64_t target_blocks = static_cast<int64_t>(sm_count(device)) * 8;
   if (sh.inner == 1 && sh.channels > 1) {
     p.rows = true;
@@ -440,8 +446,7 @@ PreluPlan prelu_plan(const PreluShape& sh, c10::DeviceIndex device) {
     const int64_t by_rows = std::max<int64_t>(1, sh.outer / 64);
     const int64_t by_wave = std::max<int64_t>(1, target_blocks / ctiles);
     p.chunks = std::min<int64_t>({by_rows, by_wave, 65535});
-    p.grid =
-        dim3(static_cast<unsigned>(ctiles), static_cast<unsigned>(p.chunks));
+    p.grid = dim3(static_cast<unsigned>(ctiles), static_cast<unsigned>(p.chunks));
   } else {
     const int64_t plane = sh.outer * sh.inner;
     const int64_t cy = std::min<int64_t>(sh.channels, 65535);
@@ -540,9 +545,9 @@ void backward_strided(const ActParams& p, c10::ScalarType dtype,
   });
 }
 
-void prelu_forward(c10::ScalarType dtype, void* out, const void* x,
-                   const void* w, const PreluShape& sh,
-                   c10::DeviceIndex device) {
+void channel_forward(const ChannelParams& p, c10::ScalarType dtype, void* out,
+                     const void* x, const void* w, const ChannelShape& sh,
+                     c10::DeviceIndex device) {
   c10::cuda::CUDAGuard guard(device);
   const cudaStream_t stream = stream_of(device);
   const int64_t n = sh.outer * sh.channels * sh.inner;
@@ -557,52 +562,60 @@ void prelu_forward(c10::ScalarType dtype, void* out, const void* x,
     const bool vec_ok =
         aligned && n % N == 0 &&
         (sh.inner % N == 0 || (sh.inner == 1 && sh.channels % N == 0));
-    if (vec_ok) {
-      prelu_forward_kernel<scalar_t, true>
-          <<<grid_for(n / N, device), kThreads, 0, stream>>>(
-              o, xp, wp, n, sh.channels, sh.inner);
-    } else {
-      prelu_forward_kernel<scalar_t, false>
-          <<<grid_for(n, device), kThreads, 0, stream>>>(o, xp, wp, n,
-                                                         sh.channels, sh.inner);
-    }
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    with_channel_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
+      if (vec_ok) {
+        channel_forward_kernel<scalar_t, true>
+            <<<grid_for(n / N, device), kThreads, 0, stream>>>(
+                op, o, xp, wp, n, sh.channels, sh.inner);
+      } else {
+        channel_forward_kernel<scalar_t, false>
+            <<<grid_for(n, device), kThreads, 0, stream>>>(
+                op, o, xp, wp, n, sh.channels, sh.inner);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
   });
 }
 
-int64_t prelu_workspace_bytes(c10::ScalarType dtype, const PreluShape& sh,
-                              c10::DeviceIndex device) {
-  const PreluPlan plan = prelu_plan(sh, device);
+int64_t channel_workspace_bytes(const ChannelShape& sh,
+                                c10::DeviceIndex device) {
+  const ChannelPlan plan = channel_plan(sh, device);
   return plan.chunks * sh.channels * static_cast<int64_t>(sizeof(red_t));
 }
 
-void prelu_backward(c10::ScalarType dtype, void* gin, void* gw, const void* g,
-                    const void* x, const void* w, const PreluShape& sh,
-                    void* workspace, c10::DeviceIndex device) {
+void channel_backward(const ChannelParams& p, c10::ScalarType dtype, void* gin,
+                      void* gw, const void* g, const void* x, const void* w,
+                      const ChannelShape& sh, void* workspace,
+                      c10::DeviceIndex device) {
   c10::cuda::CUDAGuard guard(device);
   const cudaStream_t stream = stream_of(device);
-  const PreluPlan plan = prelu_plan(sh, device);
+  const ChannelPlan plan = channel_plan(sh, device);
   dispatch_float_types(dtype, [&](auto tag) {
     using scalar_t = decltype(tag);
     auto* gi = static_cast<scalar_t*>(gin);
     const auto* gp = static_cast<const scalar_t*>(g);
     const auto* xp = static_cast<const scalar_t*>(x);
     const auto* wp = static_cast<const scalar_t*>(w);
-    auto* partial = static_cast<red_t*>(workspace);
-    if (plan.rows) {
-      prelu_backward_rows_kernel<scalar_t>
-          <<<plan.grid, dim3(kTileC, kTileR), 0, stream>>>(
-              gi, gp, xp, wp, partial, sh.outer, sh.channels);
-    } else {
-      prelu_backward_planes_kernel<scalar_t>
-          <<<plan.grid, kThreads, 0, stream>>>(gi, gp, xp, wp, partial,
-                                               sh.outer, sh.channels, sh.inner);
+    auto* partial = gw == nullptr ? nullptr : static_cast<red_t*>(workspace);
+    with_channel_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
+      if (plan.rows) {
+        channel_backward_rows_kernel<scalar_t>
+            <<<plan.grid, dim3(kTileC, kTileR), 0, stream>>>(
+                op, gi, gp, xp, wp, partial, sh.outer, sh.channels);
+      } else {
+        channel_backward_planes_kernel<scalar_t>
+            <<<plan.grid, kThreads, 0, stream>>>(op, gi, gp, xp, wp, partial,
+                                                  sh.outer, sh.channels,
+                                                  sh.inner);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    if (gw != nullptr) {
+      channel_reduce_kernel<scalar_t>
+          <<<grid_for(sh.channels, device), kThreads, 0, stream>>>(
+              static_cast<scalar_t*>(gw), partial, plan.chunks, sh.channels);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    prelu_reduce_kernel<scalar_t>
-        <<<grid_for(sh.channels, device), kThreads, 0, stream>>>(
-            static_cast<scalar_t*>(gw), partial, plan.chunks, sh.channels);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }
 
