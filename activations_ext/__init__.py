@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch  # noqa: F401  (loads libtorch, which our library links against)
 
-from . import _C, functional, nn, ops  # noqa: F401  (importing ops registers the operators)
+from . import _C, functional, monitor, nn, ops  # noqa: F401  (importing ops registers the operators)
 from .spec import SPECS, ActivationSpec, get_spec
 
 __version__ = "0.1.0"
@@ -42,5 +42,6 @@ __all__ = [
     "functional",
     "get_spec",
     "has_cuda_kernels",
+    "monitor",
     "nn",
 ]

@@ -8,7 +8,8 @@ checks in existing code. Only ``forward`` differs: it calls
 :mod:`activations_ext.functional`.
 
 ``LeakyReLU`` and ``ELU`` also take the keyword ``save_output`` (see
-:mod:`activations_ext.functional`), shown in the repr only when set.
+:mod:`activations_ext.functional`), shown in the repr only when set. Every
+activation module can be watched by :class:`activations_ext.monitor.DeadUnitMonitor`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,20 @@ from torch import Tensor
 from . import functional as F
 
 
-class ReLU(torch.nn.ReLU):
+class _Monitorable:
+    """Routes forward through a DeadUnitMonitor while one is watching this
+    module (activations_ext.monitor); otherwise straight to the kernel."""
+
+    _dead_unit_monitor = None
+
+    def forward(self, input: Tensor) -> Tensor:
+        hook = self._dead_unit_monitor
+        if hook is not None:
+            return hook(self, input)
+        return self._plain_forward(input)
+
+
+class ReLU(_Monitorable, torch.nn.ReLU):
     """``torch.nn.ReLU`` on our kernels.
 
     Example:
@@ -30,14 +44,14 @@ class ReLU(torch.nn.ReLU):
         ReLU(inplace=True)
     """
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.relu(input, inplace=self.inplace)
 
 
-class Sigmoid(torch.nn.Sigmoid):
+class Sigmoid(_Monitorable, torch.nn.Sigmoid):
     """``torch.nn.Sigmoid`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
 
@@ -45,7 +59,7 @@ def _save_output_repr(base: str, save_output: bool) -> str:
     return f"{base}, save_output=True" if save_output else base
 
 
-class LeakyReLU(torch.nn.LeakyReLU):
+class LeakyReLU(_Monitorable, torch.nn.LeakyReLU):
     """``torch.nn.LeakyReLU(negative_slope=0.01, inplace=False)`` on our kernels."""
 
     def __init__(
@@ -56,14 +70,14 @@ class LeakyReLU(torch.nn.LeakyReLU):
             raise ValueError(f"LeakyReLU: save_output=True needs negative_slope >= 0, got {negative_slope}")
         self.save_output = save_output
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope, self.inplace, save_output=self.save_output)
 
     def extra_repr(self) -> str:
         return _save_output_repr(super().extra_repr(), self.save_output)
 
 
-class ELU(torch.nn.ELU):
+class ELU(_Monitorable, torch.nn.ELU):
     """``torch.nn.ELU(alpha=1.0, inplace=False)`` on our kernels."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False, *, save_output: bool = False) -> None:
@@ -72,69 +86,69 @@ class ELU(torch.nn.ELU):
             raise ValueError(f"ELU: save_output=True needs alpha >= 0, got {alpha}")
         self.save_output = save_output
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.elu(input, self.alpha, self.inplace, save_output=self.save_output)
 
     def extra_repr(self) -> str:
         return _save_output_repr(super().extra_repr(), self.save_output)
 
 
-class PReLU(torch.nn.PReLU):
+class PReLU(_Monitorable, torch.nn.PReLU):
     """``torch.nn.PReLU(num_parameters=1, init=0.25)`` on our kernels.
 
     The parameter is ``weight`` with ``num_parameters`` elements, as in torch.
     """
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.prelu(input, self.weight)
 
 
-class Tanh(torch.nn.Tanh):
+class Tanh(_Monitorable, torch.nn.Tanh):
     """``torch.nn.Tanh`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 
 
-class GELU(torch.nn.GELU):
+class GELU(_Monitorable, torch.nn.GELU):
     """``torch.nn.GELU(approximate='none')`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, self.approximate)
 
 
-class SiLU(torch.nn.SiLU):
+class SiLU(_Monitorable, torch.nn.SiLU):
     """``torch.nn.SiLU(inplace=False)`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.silu(input, self.inplace)
 
 
-class Softplus(torch.nn.Softplus):
+class Softplus(_Monitorable, torch.nn.Softplus):
     """``torch.nn.Softplus(beta=1.0, threshold=20.0)`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.softplus(input, self.beta, self.threshold)
 
 
-class Mish(torch.nn.Mish):
+class Mish(_Monitorable, torch.nn.Mish):
     """``torch.nn.Mish(inplace=False)`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.mish(input, self.inplace)
 
 
-class SELU(torch.nn.SELU):
+class SELU(_Monitorable, torch.nn.SELU):
     """``torch.nn.SELU(inplace=False)`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.selu(input, self.inplace)
 
 
-class Hardswish(torch.nn.Hardswish):
+class Hardswish(_Monitorable, torch.nn.Hardswish):
     """``torch.nn.Hardswish(inplace=False)`` on our kernels."""
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _plain_forward(self, input: Tensor) -> Tensor:
         return F.hardswish(input, self.inplace)
 
 
@@ -190,6 +204,9 @@ class LinearAct(torch.nn.Linear):
                 extra += f", {name}={value}"
         return super().extra_repr() + extra
 
+
+# Modules a DeadUnitMonitor watches.
+_MONITORABLE = (ReLU, Sigmoid, LeakyReLU, ELU, PReLU, Tanh, GELU, SiLU, Softplus, Mish, SELU, Hardswish)
 
 __all__ = [
     "ELU",

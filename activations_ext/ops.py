@@ -187,7 +187,14 @@ for _name in ("tanh", "gelu", "silu", "softplus", "mish", "selu", "hardswish"):
     torch.library.register_fake(f"activations_ext::{_name}")(_unary_fake(_name))
 for _name in ("silu_", "mish_", "selu_", "hardswish_"):
     torch.library.register_fake(f"activations_ext::{_name}")(_inplace_fake(_name))
-for _name in ("tanh_backward", "gelu_backward", "silu_backward", "softplus_backward", "mish_backward", "hardswish_backward"):
+for _name in (
+    "tanh_backward",
+    "gelu_backward",
+    "silu_backward",
+    "softplus_backward",
+    "mish_backward",
+    "hardswish_backward",
+):
     torch.library.register_fake(f"activations_ext::{_name}")(_backward_fake(_name))
 
 
@@ -349,3 +356,21 @@ def _bias_act_backward_backward(ctx, ggx, ggb):
 torch.library.register_autograd(
     "activations_ext::bias_act_backward", _bias_act_backward_backward, setup_context=_bias_act_backward_setup
 )
+
+
+# ------------------------------------------------- forward with unit counts
+
+
+@torch.library.register_fake("activations_ext::bias_act_count")
+def _bias_act_count_fake(x, bias, act, dim, alpha):
+    _check_bias(x, bias, dim, "bias_act_count")
+    y = _channel_like(x, dim % x.dim(), bias.numel())
+    return y, x.new_empty((bias.numel(),), dtype=torch.int64)
+
+
+@torch.library.register_fake("activations_ext::prelu_count")
+def _prelu_count_fake(x, weight, dim):
+    _check_prelu(x, weight, "prelu_count")
+    units = x.shape[dim % x.dim()]
+    y = _channel_like(x, dim % x.dim(), units)
+    return y, x.new_empty((units,), dtype=torch.int64)

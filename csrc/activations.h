@@ -60,10 +60,14 @@ enum class ChannelKind : int32_t { PReLU = 0, BiasAct = 1 };
 
 struct ChannelParams {
   ChannelKind kind = ChannelKind::PReLU;
-  ActParams act;          // BiasAct: the activation
-  double gain = 1.0;      // BiasAct: output scale
-  bool has_clamp = false; // BiasAct: clamp the output to [-clamp, clamp]
+  ActParams act;           // BiasAct: the activation
+  double gain = 1.0;       // BiasAct: output scale
+  bool has_clamp = false;  // BiasAct: clamp the output to [-clamp, clamp]
   double clamp = 0.0;
+  // Forward that also counts, per channel, the elements whose
+  // pre-activation is > 0 (the dead-unit monitor). It runs through the
+  // backward kernels (which already reduce per channel) with CountingOp.
+  bool count_active = false;
 };
 
 inline namespace ACTEXT_ISA {
@@ -74,12 +78,12 @@ struct Math;
 // Scalar elementary functions: the C library's on the host, CUDA's on the
 // device (no fast-math variants).
 #if defined(__CUDA_ARCH__)
-#define ACTEXT_SCALAR_FN(name, f_float, f_double)                       \
-  static C10_HOST_DEVICE float name(float x) { return ::f_float(x); }   \
+#define ACTEXT_SCALAR_FN(name, f_float, f_double)                     \
+  static C10_HOST_DEVICE float name(float x) { return ::f_float(x); } \
   static C10_HOST_DEVICE double name(double x) { return ::f_double(x); }
 #else
-#define ACTEXT_SCALAR_FN(name, f_float, f_double)                         \
-  static C10_HOST_DEVICE float name(float x) { return std::name(x); }     \
+#define ACTEXT_SCALAR_FN(name, f_float, f_double)                     \
+  static C10_HOST_DEVICE float name(float x) { return std::name(x); } \
   static C10_HOST_DEVICE double name(double x) { return std::name(x); }
 #endif
 
@@ -221,7 +225,7 @@ template <typename acc_t>
 struct GeluOp {
   static constexpr bool kSavesOutput = false;
   static constexpr acc_t kAlpha = acc_t(0.70710678118654752440);  // 1/sqrt(2)
-  static constexpr acc_t kBeta = acc_t(0.39894228040143267794);   // 1/sqrt(2 pi)
+  static constexpr acc_t kBeta = acc_t(0.39894228040143267794);  // 1/sqrt(2 pi)
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
     return x * T(0.5) * (T(1) + Math<T>::erf(x * T(kAlpha)));
@@ -253,8 +257,8 @@ struct GeluTanhOp {
     const T left = T(0.5) * x;
     const T right = T(1) + t;
     const T left_derivative = T(0.5) * right;
-    const T right_derivative = left * (T(1) - t * t) * T(kBeta) *
-                               (T(1) + T(3) * T(kKappa) * x_sq);
+    const T right_derivative =
+        left * (T(1) - t * t) * T(kBeta) * (T(1) + T(3) * T(kKappa) * x_sq);
     return g * (left_derivative + right_derivative);
   }
 };
@@ -394,6 +398,10 @@ struct PreluChannelOp {
   C10_HOST_DEVICE T grad_param(T g, T x, T /*w*/, T /*gi*/) const {
     return Math<T>::select(x > T(0), T(0), x * g);
   }
+  template <typename T>
+  C10_HOST_DEVICE T pre_activation(T x, T /*w*/) const {
+    return x;
+  }
 };
 
 // bias_act: y = clamp(act(x + b) * gain, -c, c). Backward recomputes
@@ -439,6 +447,31 @@ struct BiasActOp {
   template <typename T>
   C10_HOST_DEVICE T grad_param(T /*g*/, T /*x*/, T /*b*/, T gi) const {
     return gi;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T pre_activation(T x, T b) const {
+    return x + b;
+  }
+};
+
+// A channel operation's forward, shaped as a backward so that it runs on the
+// backward kernels: "grad_input" is the output, and the per-channel "grad
+// param" sum counts the elements whose pre-activation is positive (the
+// incoming gradient is ignored).
+template <typename Op>
+struct CountingOp {
+  Op op;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x, T w) const {
+    return op.forward(x, w);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T grad_input(T /*g*/, T x, T w) const {
+    return op.forward(x, w);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T grad_param(T /*g*/, T x, T w, T /*y*/) const {
+    return Math<T>::select(op.pre_activation(x, w) > T(0), T(1), T(0));
   }
 };
 
@@ -505,14 +538,22 @@ inline void with_backward_op(const ActParams& p, bool from_output, F&& f) {
 // Call `f(op)` with the channel functor for `p`.
 template <typename acc_t, typename F>
 inline void with_channel_op(const ChannelParams& p, F&& f) {
+  auto call = [&](const auto& op) {
+    using Op = std::decay_t<decltype(op)>;
+    if (p.count_active) {
+      f(CountingOp<Op>{op});
+    } else {
+      f(op);
+    }
+  };
   if (p.kind == ChannelKind::PReLU) {
-    f(PreluChannelOp{});
+    call(PreluChannelOp{});
     return;
   }
   with_forward_op<acc_t>(p.act, [&](const auto& op) {
     using Op = std::decay_t<decltype(op)>;
-    f(BiasActOp<Op, acc_t>{op, static_cast<acc_t>(p.gain),
-                           static_cast<acc_t>(p.clamp), p.has_clamp});
+    call(BiasActOp<Op, acc_t>{op, static_cast<acc_t>(p.gain),
+                              static_cast<acc_t>(p.clamp), p.has_clamp});
   });
 }
 

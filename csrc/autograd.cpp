@@ -92,6 +92,12 @@ using BiasActBackwardSig = std::tuple<Tensor, Tensor>(
     c10::string_view, int64_t, double, double, std::optional<double>, bool);
 ACTEXT_OP(bias_act_op, "bias_act", BiasActSig)
 ACTEXT_OP(bias_act_bwd_op, "bias_act_backward", BiasActBackwardSig)
+using CountSig = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&,
+                                            c10::string_view, int64_t, double);
+ACTEXT_OP(bias_act_count_op, "bias_act_count", CountSig)
+using PreluCountSig = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&,
+                                                 int64_t);
+ACTEXT_OP(prelu_count_op, "prelu_count", PreluCountSig)
 #undef ACTEXT_OP
 
 // True when autograd must record this call.
@@ -520,18 +526,17 @@ decltype(auto) call_backward_op(F&& f) {
 }
 
 // Activations without scalar parameters that save one tensor.
-#define ACTEXT_SIMPLE_ACT(Name, fwd, bwd, saves_output)                     \
-  struct Name : Function<Name> {                                           \
-    static Tensor forward(AutogradContext* ctx, const Tensor& x) {         \
-      Tensor y = below_autograd([&] { return fwd(x); });                   \
-      ctx->save_for_backward({(saves_output) ? y : x});                    \
-      return y;                                                            \
-    }                                                                      \
-    static variable_list backward(AutogradContext* ctx,                    \
-                                  variable_list grads) {                   \
-      const Tensor s = ctx->get_saved_variables()[0];                      \
-      return {call_backward_op([&] { return bwd(grads[0], s); })};        \
-    }                                                                      \
+#define ACTEXT_SIMPLE_ACT(Name, fwd, bwd, saves_output)                        \
+  struct Name : Function<Name> {                                               \
+    static Tensor forward(AutogradContext* ctx, const Tensor& x) {             \
+      Tensor y = below_autograd([&] { return fwd(x); });                       \
+      ctx->save_for_backward({(saves_output) ? y : x});                        \
+      return y;                                                                \
+    }                                                                          \
+    static variable_list backward(AutogradContext* ctx, variable_list grads) { \
+      const Tensor s = ctx->get_saved_variables()[0];                          \
+      return {call_backward_op([&] { return bwd(grads[0], s); })};             \
+    }                                                                          \
   };
 
 ACTEXT_SIMPLE_ACT(TanhFn, tanh_op, tanh_bwd_op, true)
@@ -543,20 +548,19 @@ ACTEXT_SIMPLE_ACT(HardswishFn, hardswish_op, hardswish_bwd_op, false)
 // In-place variants of activations whose derivative needs the input (SiLU,
 // Mish, Hardswish): when autograd records the call, the input is copied
 // first (as torch does), since the operation overwrites it.
-#define ACTEXT_INPLACE_COPY_ACT(Name, inplace, bwd)                         \
-  struct Name : Function<Name> {                                           \
-    static Tensor forward(AutogradContext* ctx, const Tensor& x) {         \
-      Tensor original = x.clone();                                         \
-      below_autograd([&] { inplace(x); });                                 \
-      ctx->mark_dirty({x});                                                \
-      ctx->save_for_backward({original});                                  \
-      return x;                                                            \
-    }                                                                      \
-    static variable_list backward(AutogradContext* ctx,                    \
-                                  variable_list grads) {                   \
-      const Tensor s = ctx->get_saved_variables()[0];                      \
-      return {call_backward_op([&] { return bwd(grads[0], s); })};        \
-    }                                                                      \
+#define ACTEXT_INPLACE_COPY_ACT(Name, inplace, bwd)                            \
+  struct Name : Function<Name> {                                               \
+    static Tensor forward(AutogradContext* ctx, const Tensor& x) {             \
+      Tensor original = x.clone();                                             \
+      below_autograd([&] { inplace(x); });                                     \
+      ctx->mark_dirty({x});                                                    \
+      ctx->save_for_backward({original});                                      \
+      return x;                                                                \
+    }                                                                          \
+    static variable_list backward(AutogradContext* ctx, variable_list grads) { \
+      const Tensor s = ctx->get_saved_variables()[0];                          \
+      return {call_backward_op([&] { return bwd(grads[0], s); })};             \
+    }                                                                          \
   };
 
 ACTEXT_INPLACE_COPY_ACT(SiluInplaceFn, silu_inplace_op, silu_bwd_op)
@@ -619,9 +623,11 @@ struct GeluFn : Function<GeluFn> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const Tensor x = ctx->get_saved_variables()[0];
-    const std::string approximate = ctx->saved_data["approximate"].toStringRef();
-    return {call_backward_op([&] { return gelu_bwd_op(grads[0], x, approximate); }),
-            undefined()};
+    const std::string approximate =
+        ctx->saved_data["approximate"].toStringRef();
+    return {
+        call_backward_op([&] { return gelu_bwd_op(grads[0], x, approximate); }),
+        undefined()};
   }
 };
 
@@ -702,9 +708,9 @@ void selu_inplace_autograd(const Tensor& x) {
 // kept by the layer before anyway); backward recomputes x + bias.
 struct BiasActFn : Function<BiasActFn> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x,
-                        const std::optional<Tensor>& bias,
-                        c10::string_view act, int64_t dim, double alpha,
-                        double gain, std::optional<double> clamp) {
+                        const std::optional<Tensor>& bias, c10::string_view act,
+                        int64_t dim, double alpha, double gain,
+                        std::optional<double> clamp) {
     Tensor y = below_autograd(
         [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
     const Tensor b = bias.has_value() ? *bias : Tensor();
@@ -713,8 +719,8 @@ struct BiasActFn : Function<BiasActFn> {
     ctx->saved_data["dim"] = dim;
     ctx->saved_data["alpha"] = alpha;
     ctx->saved_data["gain"] = gain;
-    ctx->saved_data["clamp"] = clamp.has_value() ? c10::IValue(*clamp)
-                                                 : c10::IValue();
+    ctx->saved_data["clamp"] =
+        clamp.has_value() ? c10::IValue(*clamp) : c10::IValue();
     ctx->saved_data["bias_grad"] = b.defined() && b.requires_grad();
     return y;
   }
@@ -735,20 +741,91 @@ struct BiasActFn : Function<BiasActFn> {
       return bias_act_bwd_op(grads[0], x, b, act, dim, alpha, gain, clamp,
                              bias_grad);
     });
-    return {gx,          bias_grad ? gb : undefined(), undefined(), undefined(),
-            undefined(), undefined(),                  undefined()};
+    return {gx,          bias_grad ? gb : undefined(),
+            undefined(), undefined(),
+            undefined(), undefined(),
+            undefined()};
   }
 };
 
 Tensor bias_act_autograd(const Tensor& x, const std::optional<Tensor>& bias,
                          c10::string_view act, int64_t dim, double alpha,
                          double gain, std::optional<double> clamp) {
-  const bool bias_rg = bias.has_value() && bias->defined() && bias->requires_grad();
+  const bool bias_rg =
+      bias.has_value() && bias->defined() && bias->requires_grad();
   if (!at::GradMode::is_enabled() || !(x.requires_grad() || bias_rg)) {
     return below_autograd(
         [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
   }
   return BiasActFn::apply(x, bias, act, dim, alpha, gain, clamp);
+}
+
+// ------------------------------------- forward with per-unit counts
+//
+// The counts are not differentiable; the output's gradient is the plain
+// activation's (bias_act_backward without a bias gradient, prelu_backward).
+
+struct BiasActCountFn : Function<BiasActCountFn> {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x,
+                               const Tensor& bias, c10::string_view act,
+                               int64_t dim, double alpha) {
+    auto [y, counts] = below_autograd(
+        [&] { return bias_act_count_op(x, bias, act, dim, alpha); });
+    ctx->mark_non_differentiable({counts});
+    ctx->save_for_backward({x, bias});
+    ctx->saved_data["act"] = std::string(act);
+    ctx->saved_data["dim"] = dim;
+    ctx->saved_data["alpha"] = alpha;
+    return {y, counts};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const std::string act = ctx->saved_data["act"].toStringRef();
+    const int64_t dim = ctx->saved_data["dim"].toInt();
+    const double alpha = ctx->saved_data["alpha"].toDouble();
+    auto [gx, gb] = call_backward_op([&] {
+      return bias_act_bwd_op(grads[0], saved[0], saved[1], act, dim, alpha, 1.0,
+                             std::nullopt, false);
+    });
+    return {gx, undefined(), undefined(), undefined(), undefined()};
+  }
+};
+
+std::tuple<Tensor, Tensor> bias_act_count_autograd(const Tensor& x,
+                                                   const Tensor& bias,
+                                                   c10::string_view act,
+                                                   int64_t dim, double alpha) {
+  if (!needs_grad(x)) {
+    return below_autograd(
+        [&] { return bias_act_count_op(x, bias, act, dim, alpha); });
+  }
+  auto out = BiasActCountFn::apply(x, bias, act, dim, alpha);
+  return {out[0], out[1]};
+}
+
+struct PreluCountFn : Function<PreluCountFn> {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x,
+                               const Tensor& w, int64_t dim) {
+    auto [y, counts] =
+        below_autograd([&] { return prelu_count_op(x, w, dim); });
+    ctx->mark_non_differentiable({counts});
+    ctx->save_for_backward({x, w});
+    return {y, counts};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [gi, gw] = prelu_bwd_op(grads[0], saved[0], saved[1]);
+    return {gi, gw, undefined()};
+  }
+};
+
+std::tuple<Tensor, Tensor> prelu_count_autograd(const Tensor& x,
+                                                const Tensor& w, int64_t dim) {
+  if (!needs_grad(x, w)) {
+    return below_autograd([&] { return prelu_count_op(x, w, dim); });
+  }
+  auto out = PreluCountFn::apply(x, w, dim);
+  return {out[0], out[1]};
 }
 
 }  // namespace
@@ -781,4 +858,6 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   m.impl("hardswish", &hardswish_autograd);
   m.impl("hardswish_", &hardswish_inplace_autograd);
   m.impl("bias_act", &bias_act_autograd);
+  m.impl("bias_act_count", &bias_act_count_autograd);
+  m.impl("prelu_count", &prelu_count_autograd);
 }

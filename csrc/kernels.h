@@ -111,9 +111,9 @@ void channel_forward(const ChannelParams& p, c10::ScalarType dtype, void* out,
                      const void* x, const void* w, const ChannelShape& shape,
                      c10::DeviceIndex device);
 // Writes gin and, unless `gw` is null, the parameter gradient gw
-// (shape.channels elements). `workspace` holds channel_workspace_bytes(...)
-// bytes of device memory for the per-block partial sums, which are reduced
-// in a fixed order (deterministic).
+// (shape.channels elements; double counts when p.count_active). `workspace`
+// holds channel_workspace_bytes(...) bytes of device memory for the per-block
+// partial sums, which are reduced in a fixed order (deterministic).
 void channel_backward(const ChannelParams& p, c10::ScalarType dtype, void* gin,
                       void* gw, const void* g, const void* x, const void* w,
                       const ChannelShape& shape, void* workspace,

@@ -625,13 +625,13 @@ std::tuple<Tensor, Tensor> channel_backward(const Tensor& g_in,
                        x.element_size(), param_grad ? &sums : nullptr);
   if (param_grad) {
     // C (or 1) values: written on the host.
-    AT_DISPATCH_FLOATING_TYPES_AND2(
-        at::kHalf, at::kBFloat16, dtype, "channel_backward_param", [&] {
-          auto* out = gw.data_ptr<scalar_t>();
-          for (size_t c = 0; c < sums.size(); ++c) {
-            out[c] = static_cast<scalar_t>(sums[c]);
-          }
-        });
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype,
+                                    "channel_backward_param", [&] {
+                                      auto* out = gw.data_ptr<scalar_t>();
+                                      for (size_t c = 0; c < sums.size(); ++c) {
+                                        out[c] = static_cast<scalar_t>(sums[c]);
+                                      }
+                                    });
   }
   return {gi, gw};
 }
@@ -677,8 +677,7 @@ std::tuple<Tensor, Tensor> prelu_backward(const Tensor& g, const Tensor& x,
   check_prelu(x, w, "prelu_backward");
   check_pair(g, x, "prelu_backward", "grad_output", "input");
   if (x.numel() == 0) {
-    return {at::empty_like(x),
-            at::zeros_like(w, at::MemoryFormat::Contiguous)};
+    return {at::empty_like(x), at::zeros_like(w, at::MemoryFormat::Contiguous)};
   }
   return channel_backward(g, x, w, x.dim() >= 2 ? 1 : 0, kPrelu, true);
 }
@@ -735,8 +734,8 @@ BiasActArgs bias_act_args(const Tensor& x, const std::optional<Tensor>& bias,
     TORCH_CHECK_VALUE(x.dim() > 0, "activations_ext.", op,
                       ": a bias needs an input with at least one dimension");
     a.dim = c10::maybe_wrap_dim(dim, x.dim());
-    TORCH_CHECK_TYPE(b.scalar_type() == x.scalar_type(), "activations_ext.",
-                     op, ": bias has dtype ", b.scalar_type(),
+    TORCH_CHECK_TYPE(b.scalar_type() == x.scalar_type(), "activations_ext.", op,
+                     ": bias has dtype ", b.scalar_type(),
                      " but input has dtype ", x.scalar_type());
     TORCH_CHECK(b.device() == x.device(), "activations_ext.", op,
                 ": bias is on ", b.device(), " but input is on ", x.device());
@@ -762,12 +761,14 @@ Tensor bias_act(const Tensor& x, const std::optional<Tensor>& bias,
   return channel_forward(x, a.bias, a.dim, a.p);
 }
 
-std::tuple<Tensor, Tensor> bias_act_backward(
-    const Tensor& g, const Tensor& x, const std::optional<Tensor>& bias,
-    c10::string_view act, int64_t dim, double alpha, double gain,
-    std::optional<double> clamp, bool bias_grad) {
-  const auto a = bias_act_args(x, bias, act, dim, alpha, gain, clamp,
-                               "bias_act_backward");
+std::tuple<Tensor, Tensor> bias_act_backward(const Tensor& g, const Tensor& x,
+                                             const std::optional<Tensor>& bias,
+                                             c10::string_view act, int64_t dim,
+                                             double alpha, double gain,
+                                             std::optional<double> clamp,
+                                             bool bias_grad) {
+  const auto a =
+      bias_act_args(x, bias, act, dim, alpha, gain, clamp, "bias_act_backward");
   check_pair(g, x, "bias_act_backward", "grad_output", "input");
   const bool has_bias = bias.has_value() && bias->defined();
   TORCH_CHECK_VALUE(!bias_grad || has_bias,
@@ -778,6 +779,86 @@ std::tuple<Tensor, Tensor> bias_act_backward(
             bias_grad ? at::zeros_like(a.bias) : at::empty({0}, x.options())};
   }
   return channel_backward(g, x, a.bias, a.dim, a.p, bias_grad);
+}
+
+// ------------------------------------------ forward with per-unit counts
+
+// y = op(x, w) and, per channel along `dim`, how many elements have a
+// positive pre-activation: one pass (the dead-unit monitor's fused count).
+// Runs on the backward kernels, which already reduce per channel; x stands
+// in for the unused incoming gradient. `w` has size(dim) elements.
+std::tuple<Tensor, Tensor> channel_forward_count(const Tensor& x_in,
+                                                 const Tensor& w_in,
+                                                 int64_t dim, ChannelParams p) {
+  p.count_active = true;
+  const int64_t units = w_in.numel();
+  Tensor counts = at::empty({units}, x_in.options().dtype(at::kLong));
+  if (x_in.numel() == 0) {
+    counts.zero_();
+    return {at::empty_like(x_in), counts};
+  }
+  ChannelShape sh;
+  Tensor x = channel_input(x_in, dim, units, sh);
+  Tensor w = w_in.contiguous();
+  Tensor y = at::empty_like(x);
+  const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+#if defined(ACTEXT_WITH_CUDA)
+    const auto dev = x.device().index();
+    Tensor sums = at::empty({units}, x.options().dtype(at::kDouble));
+    Tensor ws = at::empty({cuda::channel_workspace_bytes(sh, dev)},
+                          x.options().dtype(at::kByte));
+    cuda::channel_backward(p, dtype, ptr(y), ptr(sums), cptr(x), cptr(x),
+                           cptr(w), sh, ws.data_ptr(), dev);
+    counts.copy_(sums);
+    return {y, counts};
+#else
+    no_cuda();
+#endif
+  }
+  std::vector<double> sums(units, 0.0);
+  channel_backward_cpu(p, dtype, sh, ptr(y), cptr(x), cptr(x), cptr(w),
+                       x.element_size(), &sums);
+  auto* c = counts.data_ptr<int64_t>();
+  for (int64_t u = 0; u < units; ++u) {
+    c[u] = static_cast<int64_t>(sums[u]);
+  }
+  return {y, counts};
+}
+
+int64_t unit_dim(const Tensor& x, int64_t dim, const char* op) {
+  TORCH_CHECK_VALUE(x.dim() > 0, "activations_ext.", op,
+                    ": counting per unit needs an input with at least one "
+                    "dimension");
+  return c10::maybe_wrap_dim(dim, x.dim());
+}
+
+// bias_act (gain 1, no clamp) with per-unit counts along `dim`; `bias` has
+// size(dim) elements (zeros for a plain activation).
+std::tuple<Tensor, Tensor> bias_act_count(const Tensor& x, const Tensor& bias,
+                                          c10::string_view act, int64_t dim,
+                                          double alpha) {
+  const int64_t d = unit_dim(x, dim, "bias_act_count");
+  const auto a = bias_act_args(x, bias, act, d, alpha, 1.0, std::nullopt,
+                               "bias_act_count");
+  return channel_forward_count(x, a.bias, a.dim, a.p);
+}
+
+// prelu with per-unit counts along `dim`: the weight has one element (any
+// dim) or one per channel of dim 1 (then dim must be 1).
+std::tuple<Tensor, Tensor> prelu_count(const Tensor& x, const Tensor& w,
+                                       int64_t dim) {
+  check_prelu(x, w, "prelu_count");
+  const int64_t d = unit_dim(x, dim, "prelu_count");
+  if (w.numel() == 1) {
+    return channel_forward_count(x, w.reshape({1}).expand({x.size(d)}), d,
+                                 kPrelu);
+  }
+  TORCH_CHECK_VALUE(d == 1,
+                    "activations_ext.prelu_count: a per-channel "
+                    "weight counts along dim 1, but got dim ",
+                    dim);
+  return channel_forward_count(x, w, 1, kPrelu);
 }
 
 }  // namespace
@@ -833,7 +914,8 @@ TORCH_LIBRARY(activations_ext, m) {
   m.def("silu(Tensor self) -> Tensor");
   m.def("silu_(Tensor(a!) self) -> ()");
   m.def("silu_backward(Tensor grad_output, Tensor self) -> Tensor");
-  m.def("softplus(Tensor self, float beta=1.0, float threshold=20.0) -> Tensor");
+  m.def(
+      "softplus(Tensor self, float beta=1.0, float threshold=20.0) -> Tensor");
   m.def(
       "softplus_backward(Tensor grad_output, Tensor self, float beta, "
       "float threshold) -> Tensor");
@@ -852,6 +934,11 @@ TORCH_LIBRARY(activations_ext, m) {
       "bias_act_backward(Tensor grad_output, Tensor input, Tensor? bias, "
       "str act, int dim, float alpha, float gain, float? clamp, "
       "bool bias_grad) -> (Tensor, Tensor)");
+  m.def(
+      "bias_act_count(Tensor input, Tensor bias, str act, int dim, "
+      "float alpha) -> (Tensor, Tensor)");
+  m.def(
+      "prelu_count(Tensor input, Tensor weight, int dim) -> (Tensor, Tensor)");
 }
 
 // The same implementations serve both devices: they branch on the tensors'
@@ -869,26 +956,28 @@ TORCH_LIBRARY(activations_ext, m) {
   m.impl("elu_", &activations_ext::elu_);                               \
   m.impl("elu_backward", &activations_ext::elu_backward);               \
   m.impl("prelu", &activations_ext::prelu);                             \
-  m.impl("prelu_backward", &activations_ext::prelu_backward);              \
-  m.impl("tanh", &activations_ext::tanh);                                  \
-  m.impl("tanh_backward", &activations_ext::tanh_backward);                \
-  m.impl("gelu", &activations_ext::gelu);                                  \
-  m.impl("gelu_backward", &activations_ext::gelu_backward);                \
-  m.impl("silu", &activations_ext::silu);                                  \
-  m.impl("silu_", &activations_ext::silu_);                                \
-  m.impl("silu_backward", &activations_ext::silu_backward);                \
-  m.impl("softplus", &activations_ext::softplus);                          \
-  m.impl("softplus_backward", &activations_ext::softplus_backward);        \
-  m.impl("mish", &activations_ext::mish);                                  \
-  m.impl("mish_", &activations_ext::mish_);                                \
-  m.impl("mish_backward", &activations_ext::mish_backward);                \
-  m.impl("selu", &activations_ext::selu);                                  \
-  m.impl("selu_", &activations_ext::selu_);                                \
-  m.impl("hardswish", &activations_ext::hardswish);                        \
-  m.impl("hardswish_", &activations_ext::hardswish_);                      \
-  m.impl("hardswish_backward", &activations_ext::hardswish_backward);      \
-  m.impl("bias_act", &activations_ext::bias_act);                          \
-  m.impl("bias_act_backward", &activations_ext::bias_act_backward)
+  m.impl("prelu_backward", &activations_ext::prelu_backward);           \
+  m.impl("tanh", &activations_ext::tanh);                               \
+  m.impl("tanh_backward", &activations_ext::tanh_backward);             \
+  m.impl("gelu", &activations_ext::gelu);                               \
+  m.impl("gelu_backward", &activations_ext::gelu_backward);             \
+  m.impl("silu", &activations_ext::silu);                               \
+  m.impl("silu_", &activations_ext::silu_);                             \
+  m.impl("silu_backward", &activations_ext::silu_backward);             \
+  m.impl("softplus", &activations_ext::softplus);                       \
+  m.impl("softplus_backward", &activations_ext::softplus_backward);     \
+  m.impl("mish", &activations_ext::mish);                               \
+  m.impl("mish_", &activations_ext::mish_);                             \
+  m.impl("mish_backward", &activations_ext::mish_backward);             \
+  m.impl("selu", &activations_ext::selu);                               \
+  m.impl("selu_", &activations_ext::selu_);                             \
+  m.impl("hardswish", &activations_ext::hardswish);                     \
+  m.impl("hardswish_", &activations_ext::hardswish_);                   \
+  m.impl("hardswish_backward", &activations_ext::hardswish_backward);   \
+  m.impl("bias_act", &activations_ext::bias_act);                       \
+  m.impl("bias_act_backward", &activations_ext::bias_act_backward);     \
+  m.impl("bias_act_count", &activations_ext::bias_act_count);           \
+  m.impl("prelu_count", &activations_ext::prelu_count)
 
 TORCH_LIBRARY_IMPL(activations_ext, CPU, m) { ACTEXT_IMPL_ALL(m); }
 

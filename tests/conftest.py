@@ -149,7 +149,9 @@ def assert_matches_reference(ours, theirs, ref, dtype, exact=False, what="", nan
     torch_defect = t.isnan() & ~r.isnan()
     fixed = torch_defect & ~o.isnan()
     if fixed.any():
-        close = (o[fixed] == r[fixed]) | ((o[fixed] - r[fixed]).abs() <= 4 * torch.finfo(dtype).eps * r[fixed].abs())
+        close = (o[fixed] == r[fixed]) | (
+            (o[fixed] - r[fixed]).abs() <= 4 * torch.finfo(dtype).eps * r[fixed].abs()
+        )
         assert close.all(), f"{what}: where torch gives NaN, ours differs from the reference"
         t = torch.where(fixed, o, t)
     if not nan_subset:

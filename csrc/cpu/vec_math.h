@@ -99,7 +99,7 @@ struct VecMathFloat : VecMath<float> {
   static V softplus(const V& z) {
     const V u = (V(0.0f) - z.abs()).exp();
     const V d = V(2.0f) + u;
-    const V d_err = (V(2.0f) - d) + u;             // 2 + u = d + d_err exactly
+    const V d_err = (V(2.0f) - d) + u;  // 2 + u = d + d_err exactly
     const V s = u / d;
     const V rem = at::vec::fmadd(V(0.0f) - s, d, u);  // u - s * d, exactly
     const V ds = (rem - s * d_err) * ((V(5.0f) - d) * V(1.0f / 6.0f));

@@ -290,7 +290,8 @@ __global__ void __launch_bounds__(kThreads)
                            int64_t inner) {
   using acc_t = opmath_t<scalar_t>;
   constexpr int N = kVec<scalar_t>;
-  const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t tid =
+      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   if constexpr (kVectorized) {
     const auto* vx = reinterpret_cast<const Pack<scalar_t>*>(x);
@@ -302,7 +303,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int k = 0; k < N; ++k) {
         const acc_t wv = static_cast<acc_t>(w[one_channel ? c0 : c0 + k]);
-        p.v[k] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(p.v[k]), wv));
+        p.v[k] =
+            static_cast<scalar_t>(op.forward(static_cast<acc_t>(p.v[k]), wv));
       }
       vout[v] = p;
     }
@@ -446,7 +448,8 @@ ChannelPlan channel_plan(const ChannelShape& sh, c10::DeviceIndex device) {
     const int64_t by_rows = std::max<int64_t>(1, sh.outer / 64);
     const int64_t by_wave = std::max<int64_t>(1, target_blocks / ctiles);
     p.chunks = std::min<int64_t>({by_rows, by_wave, 65535});
-    p.grid = dim3(static_cast<unsigned>(ctiles), static_cast<unsigned>(p.chunks));
+    p.grid =
+        dim3(static_cast<unsigned>(ctiles), static_cast<unsigned>(p.chunks));
   } else {
     const int64_t plane = sh.outer * sh.inner;
     const int64_t cy = std::min<int64_t>(sh.channels, 65535);
@@ -604,13 +607,18 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype, void* gin,
                 op, gi, gp, xp, wp, partial, sh.outer, sh.channels);
       } else {
         channel_backward_planes_kernel<scalar_t>
-            <<<plan.grid, kThreads, 0, stream>>>(op, gi, gp, xp, wp, partial,
-                                                  sh.outer, sh.channels,
-                                                  sh.inner);
+            <<<plan.grid, kThreads, 0, stream>>>(
+                op, gi, gp, xp, wp, partial, sh.outer, sh.channels, sh.inner);
       }
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    if (gw != nullptr) {
+    if (gw != nullptr && p.count_active) {
+      // Counts are kept in double: exact, whatever the tensor's dtype.
+      channel_reduce_kernel<red_t>
+          <<<grid_for(sh.channels, device), kThreads, 0, stream>>>(
+              static_cast<red_t*>(gw), partial, plan.chunks, sh.channels);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    } else if (gw != nullptr) {
       channel_reduce_kernel<scalar_t>
           <<<grid_for(sh.channels, device), kThreads, 0, stream>>>(
               static_cast<scalar_t*>(gw), partial, plan.chunks, sh.channels);
