@@ -40,7 +40,6 @@ from typing import Dict, List, Optional, Union
 import torch
 from torch import Tensor
 
-from . import functional as F
 from . import nn as ann
 
 _ops = torch.ops.activations_ext

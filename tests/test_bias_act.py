@@ -169,7 +169,7 @@ def test_linear_act_matches_linear_then_activation(act, device):
     yr.square().sum().backward()
     torch.testing.assert_close(fused.weight.grad, linear.weight.grad)
     torch.testing.assert_close(fused.bias.grad, linear.bias.grad)
-    assert "act='%s'" % act in repr(fused)
+    assert f"act='{act}'" in repr(fused)
 
 
 def test_linear_act_without_bias_and_compiled():
