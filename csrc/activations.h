@@ -98,6 +98,16 @@ struct ScalarMath {
   static C10_HOST_DEVICE T select(bool c, T a, T b) {
     return c ? a : b;
   }
+  // erf(a) and exp(-a^2) together (the vector version shares one exp).
+  template <typename T>
+  struct ErfGauss {
+    T erf;
+    T gauss;
+  };
+  template <typename T>
+  static C10_HOST_DEVICE ErfGauss<T> erf_gauss(T a) {
+    return {erf(a), exp(-a * a)};
+  }
   // log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
   template <typename T>
   static C10_HOST_DEVICE T softplus(T z) {
@@ -232,8 +242,10 @@ struct GeluOp {
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T x) const {
-    const T cdf = T(0.5) * (T(1) + Math<T>::erf(x * T(kAlpha)));
-    const T pdf = T(kBeta) * Math<T>::exp(x * x * T(-0.5));
+    // exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erf and the pdf.
+    const auto eg = Math<T>::erf_gauss(x * T(kAlpha));
+    const T cdf = T(0.5) * (T(1) + eg.erf);
+    const T pdf = T(kBeta) * eg.gauss;
     return g * (cdf + x * pdf);
   }
 };

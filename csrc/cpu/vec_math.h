@@ -20,6 +20,13 @@ struct VecMath {
   static V tanh(const V& x) { return x.tanh(); }
   static V erf(const V& x) { return x.erf(); }
   static V abs(const V& x) { return x.abs(); }
+  struct ErfGauss {
+    V erf;
+    V gauss;
+  };
+  static ErfGauss erf_gauss(const V& a) {
+    return {a.erf(), (V(0) - a * a).exp()};
+  }
   static V softplus(const V& z) {
     return at::vec::clamp_min(z, V(0)) + (V(0) - z.abs()).exp().log1p();
   }
@@ -48,6 +55,49 @@ struct VecMathFloat : VecMath<float> {
         (at::vec::convert_to_int_of_same_size(k) + I(127)) * I(1 << 23));
   }
 
+  // exp(x) for x <= 0, inline (ATen's exp is an out-of-line SLEEF call):
+  // x = k*ln2 + r, exp(r) = 1 + r + r^2 * P(r) with Cephes' degree-5 P for
+  // expf (about 1 ulp), and 2^k built in the exponent field. Below -87.3 the
+  // result would be subnormal; it is flushed to 0 here, which is why the
+  // callers use it only where such tiny values do not matter (erf's and
+  // tanh's tails, where the result is 1 - e or a product with e). NaN stays
+  // NaN.
+  static V exp_nonpos(const V& x_in) {
+    const V x = at::vec::clamp_min(x_in, V(-87.33654f));
+    const V k = (x * V(1.44269504088896341f)).round();
+    V r = at::vec::fmadd(k, V(-0.693359375f), x);
+    r = at::vec::fmadd(k, V(2.12194440e-4f), r);
+    V p(1.9875691500e-4f);
+    p = at::vec::fmadd(p, r, V(1.3981999507e-3f));
+    p = at::vec::fmadd(p, r, V(8.3334519073e-3f));
+    p = at::vec::fmadd(p, r, V(4.1665795894e-2f));
+    p = at::vec::fmadd(p, r, V(1.6666665459e-1f));
+    p = at::vec::fmadd(p, r, V(5.0000001201e-1f));
+    const V er = at::vec::fmadd(p, r * r, r) + V(1.0f);
+    return V::blendv(er * pow2(k), V(0.0f), x_in < V(-87.33654f));
+  }
+
+  // erf, as ATen's (Abramowitz and Stegun 7.1.26, the formula torch's and
+  // oneDNN's GELU use) but with the exp inline, and returning exp(-a^2) too
+  // so GELU's backward gets its Gaussian for free.
+  struct ErfGauss {
+    V erf;
+    V gauss;  // exp(-a^2)
+  };
+  static ErfGauss erf_gauss(const V& a) {
+    const V ax = a.abs();
+    const V t = V(1.0f) / at::vec::fmadd(V(0.3275911f), ax, V(1.0f));
+    V r(1.061405429f);
+    r = at::vec::fmadd(r, t, V(-1.453152027f));
+    r = at::vec::fmadd(r, t, V(1.421413741f));
+    r = at::vec::fmadd(r, t, V(-0.284496736f));
+    r = at::vec::fmadd(r, t, V(0.254829592f));
+    const V gauss = exp_nonpos(V(0.0f) - a * a);
+    const V e = at::vec::fmadd(V(0.0f) - gauss * t, r, V(1.0f));
+    return {V::blendv(e, V(0.0f) - e, a < V(0.0f)), gauss};
+  }
+  static V erf(const V& a) { return erf_gauss(a).erf; }
+
   static V expm1(const V& x_in) {
     // clamp_min/clamp_max keep NaN (and are much cheaper than minimum/maximum).
     const V x =
@@ -70,8 +120,8 @@ struct VecMathFloat : VecMath<float> {
 
   // tanh. SLEEF's vectorized tanh costs about four exps here. Near zero
   // (|x| < 0.625) the odd polynomial of Cephes' tanhf (0.7 ulp on that
-  // interval); elsewhere 1 - 2 / (exp(2|x|) + 1), which loses at most a bit
-  // there, saturates to exactly 1 and never divides inf by inf. The sign is
+  // interval); elsewhere (1 - e) / (1 + e) with e = exp(-2|x|) <= 0.29,
+  // which loses at most a bit there and saturates to exactly 1. The sign is
   // copied back from x; NaN stays NaN.
   static V tanh(const V& x) {
     const V a = x.abs();
@@ -82,7 +132,8 @@ struct VecMathFloat : VecMath<float> {
     p = at::vec::fmadd(p, z, V(1.33314422036e-1f));
     p = at::vec::fmadd(p, z, V(-3.33332819422e-1f));
     const V small = at::vec::fmadd(p * z, x, x);
-    const V big_abs = V(1.0f) - V(2.0f) / ((a + a).exp() + V(1.0f));
+    const V e = exp_nonpos(V(0.0f) - (a + a));  // exp(-2|x|)
+    const V big_abs = (V(1.0f) - e) / (V(1.0f) + e);
     const V big = V::blendv(big_abs, V(0.0f) - big_abs, x < V(0.0f));
     return V::blendv(big, small, a < V(0.625f));
   }
