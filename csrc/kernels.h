@@ -7,6 +7,9 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <c10/macros/Macros.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Exception.h>
+#include <c10/util/Half.h>
 
 #include <cstdint>
 #include <string>
@@ -25,6 +28,28 @@ struct ChannelShape {
   int64_t channels = 1;
   int64_t inner = 1;
 };
+
+// Calls f(scalar_t{}) for the four floating dtypes the operators accept
+// (ops.cpp has rejected every other dtype with a user-facing error).
+template <typename F>
+inline void dispatch_float_types(c10::ScalarType dtype, const F& f) {
+  switch (dtype) {
+    case c10::ScalarType::Float:
+      f(float{});
+      break;
+    case c10::ScalarType::Double:
+      f(double{});
+      break;
+    case c10::ScalarType::Half:
+      f(c10::Half{});
+      break;
+    case c10::ScalarType::BFloat16:
+      f(c10::BFloat16{});
+      break;
+    default:
+      TORCH_INTERNAL_ASSERT(false, "activations_ext: unexpected dtype ", dtype);
+  }
+}
 
 namespace cpu {
 

@@ -383,26 +383,6 @@ void channel_backward_loop(const Op& op, char* gin, const char* g,
 
 // ------------------------------------------------------------- entry points
 
-template <typename F>
-void dispatch_float_types(c10::ScalarType dtype, const F& f) {
-  switch (dtype) {
-    case c10::ScalarType::Float:
-      f(float{});
-      break;
-    case c10::ScalarType::Double:
-      f(double{});
-      break;
-    case c10::ScalarType::Half:
-      f(c10::Half{});
-      break;
-    case c10::ScalarType::BFloat16:
-      f(c10::BFloat16{});
-      break;
-    default:
-      TORCH_INTERNAL_ASSERT(false, "activations_ext: unexpected dtype ", dtype);
-  }
-}
-
 void forward(const ActParams& p, c10::ScalarType dtype, char* out,
              const char* in, int64_t n, int64_t s_out, int64_t s_in) {
   dispatch_float_types(dtype, [&](auto tag) {

@@ -258,26 +258,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <typename F>
-void dispatch_float_types(c10::ScalarType dtype, const F& f) {
-  switch (dtype) {
-    case c10::ScalarType::Float:
-      f(float{});
-      break;
-    case c10::ScalarType::Double:
-      f(double{});
-      break;
-    case c10::ScalarType::Half:
-      f(c10::Half{});
-      break;
-    case c10::ScalarType::BFloat16:
-      f(c10::BFloat16{});
-      break;
-    default:
-      TORCH_CHECK(false, "activations_ext: unsupported dtype ", dtype);
-  }
-}
-
 // ------------------------------------------------- per-channel parameters
 
 // out = op.forward(x, w[c]) with c = (i / inner) % C. Vectorized when all
