@@ -1,0 +1,103 @@
+// Autocast kernels: under torch.autocast our operators cast their inputs
+// exactly as torch casts the native activation of the same name, so a model
+// built from our modules gets the same dtypes (and so the same numerics) as
+// one built from torch.nn's.
+//
+// What torch does (ATen's autocast_mode.h; the same in torch 2.4 to 2.14):
+//
+//   operator   AutocastCPU            AutocastCUDA
+//   prelu      lower precision        lower precision
+//   softplus   runs in its input's    float32
+//              dtype
+//   others     run in their input's dtype (no autocast kernel: relu,
+//              sigmoid, leaky_relu, elu, gelu, silu, tanh, mish, selu,
+//              hardswish, every in-place and every backward operator)
+//
+// "Lower precision" casts every floating-point tensor argument except
+// float64 ones to the autocast dtype (bfloat16 or float16); "float32" casts
+// them to float32. An operator with no row here falls through to its
+// ordinary kernel, as torch's pointwise activations do. Adding an operator
+// means adding a row to kRules (softplus needs {"softplus", CUDA, kFloat32}
+// once it exists); the tests compare every activation in the spec table
+// with torch under autocast and fail for a missing row.
+//
+// The casts go through at::autocast::cached_cast, torch's own: within one
+// autocast region a float32 leaf parameter (PReLU's weight) is cast once and
+// reused, and gradients flow back to it in float32.
+#include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+#include <torch/library.h>
+
+namespace activations_ext {
+namespace {
+
+enum class Cast {
+  kLowerPrecision,  // to torch.get_autocast_dtype(device)
+  kFloat32,
+};
+
+struct AutocastRule {
+  const char* op;  // operator name in the activations_ext namespace
+  c10::DeviceType device;
+  Cast cast;
+};
+
+constexpr AutocastRule kRules[] = {
+    {"prelu", c10::DeviceType::CPU, Cast::kLowerPrecision},
+    {"prelu", c10::DeviceType::CUDA, Cast::kLowerPrecision},
+};
+
+// One boxed kernel serves every operator: it casts the tensor arguments on
+// the stack, then calls the operator again with this autocast key excluded,
+// which reaches the autograd and backend kernels.
+template <c10::DeviceType Device, Cast Policy>
+void autocast_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(
+      at::autocast::get_autocast_dispatch_key_from_device_type(Device));
+  const at::ScalarType to = Policy == Cast::kFloat32
+                                ? at::kFloat
+                                : at::autocast::get_autocast_dtype(Device);
+  const size_t num_args = op.schema().arguments().size();
+  for (auto it = stack->end() - num_args; it != stack->end(); ++it) {
+    if (it->isTensor()) {
+      *it = at::autocast::cached_cast(to, it->toTensor(), Device);
+    }
+  }
+  op.callBoxed(stack);
+}
+
+template <c10::DeviceType Device>
+torch::CppFunction kernel_for(Cast cast) {
+  switch (cast) {
+    case Cast::kLowerPrecision:
+      return torch::CppFunction::makeFromBoxedFunction<
+          &autocast_kernel<Device, Cast::kLowerPrecision>>();
+    case Cast::kFloat32:
+      return torch::CppFunction::makeFromBoxedFunction<
+          &autocast_kernel<Device, Cast::kFloat32>>();
+  }
+  TORCH_INTERNAL_ASSERT(false, "unknown autocast policy");
+}
+
+template <c10::DeviceType Device>
+void register_rules(torch::Library& m) {
+  for (const auto& rule : kRules) {
+    if (rule.device == Device) {
+      m.impl(rule.op, kernel_for<Device>(rule.cast));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace activations_ext
+
+// Registered in every build: the CUDA kernels only ever cast CUDA tensors,
+// and a CPU-only build then still reports (and tests) the CUDA policy.
+TORCH_LIBRARY_IMPL(activations_ext, AutocastCPU, m) {
+  activations_ext::register_rules<c10::DeviceType::CPU>(m);
+}
+
+TORCH_LIBRARY_IMPL(activations_ext, AutocastCUDA, m) {
+  activations_ext::register_rules<c10::DeviceType::CUDA>(m);
+}
