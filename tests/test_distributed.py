@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import multiprocessing
 import os
+import sys
 
 import pytest
 import torch
@@ -65,7 +66,8 @@ def _train(model: nn.Module, batches) -> None:
 
 
 def _worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # gloo's own connections stay on loopback too
+    # gloo's own connections stay on the loopback interface too.
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo0" if sys.platform == "darwin" else "lo"
     store = dist.TCPStore("127.0.0.1", port, WORLD_SIZE + 1, is_master=False)
     dist.init_process_group(
         "gloo", store=store, rank=rank, world_size=WORLD_SIZE, timeout=datetime.timedelta(seconds=60)
