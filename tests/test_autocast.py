@@ -1,7 +1,8 @@
-"""torch.autocast: our operators get the dtypes torch's own activations get
-(PReLU runs in the autocast dtype, Softplus in float32 on CUDA, the rest in
-whatever dtype arrives) and the same values, and a mixed-precision training
-step with our modules matches one with torch's.
+"""torch.autocast: each of our operators gets the dtypes torch's activation
+of the same name gets (torch runs PReLU in the autocast dtype, Softplus in
+float32 on CUDA, the rest in whatever dtype arrives) and the same values,
+and a mixed-precision training step with our modules matches one with
+torch's.
 
 Without a GPU, the CUDA policy is still checked on FakeTensors placed on
 CUDA, which carry dtypes but no data; the value checks need a GPU."""
