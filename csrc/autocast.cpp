@@ -13,13 +13,19 @@
 //              sigmoid, leaky_relu, elu, gelu, silu, tanh, mish, selu,
 //              hardswish, every in-place and every backward operator)
 //
+// bias_act has no torch counterpart. It stands in for the bias add of a
+// Linear or a convolution (LinearAct is nn.Linear followed by an
+// activation), which torch's autocast runs in lower precision, so it does
+// too: the bias, a float32 parameter, meets the lower-precision product.
+// (With act="softplus" on CUDA its output therefore stays in the autocast
+// dtype, where Linear followed by Softplus gives float32.)
+//
 // "Lower precision" casts every floating-point tensor argument except
 // float64 ones to the autocast dtype (bfloat16 or float16); "float32" casts
 // them to float32. An operator with no row here falls through to its
-// ordinary kernel, as torch's pointwise activations do. Adding an operator
-// means adding a row to kRules (softplus needs {"softplus", CUDA, kFloat32}
-// once it exists); the tests compare every activation in the spec table
-// with torch under autocast and fail for a missing row.
+// ordinary kernel, as torch's pointwise activations do. A new operator that
+// torch casts needs a row in kRules; the tests compare every activation in
+// the spec table with torch under autocast and fail for a missing row.
 //
 // The casts go through at::autocast::cached_cast, torch's own: within one
 // autocast region a float32 leaf parameter (PReLU's weight) is cast once and
@@ -46,6 +52,9 @@ struct AutocastRule {
 constexpr AutocastRule kRules[] = {
     {"prelu", c10::DeviceType::CPU, Cast::kLowerPrecision},
     {"prelu", c10::DeviceType::CUDA, Cast::kLowerPrecision},
+    {"softplus", c10::DeviceType::CUDA, Cast::kFloat32},
+    {"bias_act", c10::DeviceType::CPU, Cast::kLowerPrecision},
+    {"bias_act", c10::DeviceType::CUDA, Cast::kLowerPrecision},
 };
 
 // One boxed kernel serves every operator: it casts the tensor arguments on

@@ -18,7 +18,9 @@ from conftest import ALL_CASES, SPECS, assert_matches_reference, call, make_inpu
 from models import activations_of, build, example_input
 from torch._subclasses.fake_tensor import FakeTensorMode
 
+import activations_ext.functional as AF
 from activations_ext import convert
+from activations_ext import nn as ann
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a GPU")
@@ -150,6 +152,59 @@ def test_autocast_gradients_match_torch(spec, amp_device, amp_dtype):
         # A sum over 4*33 products rounded to the autocast dtype: both results
         # are that rounding of nearly the same sum.
         torch.testing.assert_close(gw, gw_ref, rtol=2 * torch.finfo(y.dtype).eps, atol=1e-3)
+
+
+# ------------------------------------------------- bias_act and LinearAct
+
+
+def _linear_then_activation(act):
+    """torch's nn.Linear followed by the torch activation ``act`` names."""
+    if act == "linear":
+        return torch.nn.Identity()
+    if act == "gelu_tanh":
+        return torch.nn.GELU(approximate="tanh")
+    return next(s.torch_module() for s in SPECS if s.name == act)
+
+
+def test_bias_act_casts_like_the_bias_add_it_replaces():
+    has = torch._C._dispatch_has_kernel_for_dispatch_key
+    for key in ("AutocastCPU", "AutocastCUDA"):
+        assert has("activations_ext::bias_act", key)
+        assert not has("activations_ext::bias_act_backward", key)
+        # torch casts a Linear (and so its bias) to the autocast dtype too.
+        assert has("aten::linear", key)
+
+
+@pytest.mark.parametrize("amp_device,amp_dtype", AUTOCAST)
+@pytest.mark.parametrize("act", sorted(AF.BIAS_ACTS))
+def test_linear_act_under_autocast_matches_linear_then_activation(act, amp_device, amp_dtype):
+    """LinearAct (a float32 bias meeting a lower-precision product) trains
+    under autocast as nn.Linear followed by the activation does."""
+    torch.manual_seed(0)
+    ours = ann.LinearAct(16, 32, act=act).to(amp_device)
+    theirs = torch.nn.Sequential(torch.nn.Linear(16, 32), _linear_then_activation(act)).to(amp_device)
+    theirs[0].load_state_dict(ours.state_dict())
+    x = torch.randn(64, 16, device=amp_device)
+    with torch.autocast(amp_device, dtype=amp_dtype):
+        y, y_ref = ours(x), theirs(x)
+    # Softplus alone runs in float32 on CUDA; LinearAct's output stays in
+    # the autocast dtype (see csrc/autocast.cpp).
+    assert y.dtype == amp_dtype
+    if not (amp_device == "cuda" and act == "softplus"):
+        assert y_ref.dtype == amp_dtype
+    eps = torch.finfo(amp_dtype).eps
+    scale = float(y_ref.detach().float().abs().max())
+    torch.testing.assert_close(y.float(), y_ref.float(), rtol=4 * eps, atol=4 * eps * scale)
+    weights = torch.linspace(-1, 1, y.numel(), device=amp_device).view_as(y)
+    (y.float() * weights).sum().backward()
+    (y_ref.float() * weights).sum().backward()
+    for p, p_ref in zip(ours.parameters(), theirs[0].parameters()):
+        assert p.grad.dtype == torch.float32
+        g_scale = float(p_ref.grad.abs().max())
+        assert g_scale > 0
+        # Rounding differences near a kink (ReLU's 0) move a few terms of
+        # the sum: about 2% of the largest gradient in bfloat16.
+        torch.testing.assert_close(p.grad, p_ref.grad, rtol=0, atol=0.05 * g_scale)
 
 
 # ------------------------------------------- the CUDA policy, without a GPU
