@@ -3,7 +3,7 @@
 // built from our modules gets the same dtypes (and so the same numerics) as
 // one built from torch.nn's.
 //
-// What torch does (ATen's autocast_mode.h; the same in torch 2.4 to 2.14):
+// What torch does (ATen's autocast_mode.h, as in torch 2.13 and 2.14):
 //
 //   operator   AutocastCPU            AutocastCUDA
 //   prelu      lower precision        lower precision

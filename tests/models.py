@@ -90,7 +90,7 @@ class TinyTransformer(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, dim)
         self.pos = nn.Parameter(torch.randn(1, length, dim) * 0.02)
-        acts = [nn.ReLU(), nn.ELU(alpha=0.7), nn.LeakyReLU(0.05), nn.PReLU(init=0.1)]
+        acts = [nn.GELU(), nn.ELU(alpha=0.7), nn.LeakyReLU(0.05), nn.PReLU(init=0.1)]
         self.blocks = nn.ModuleList(EncoderBlock(dim, heads, hidden, act) for act in acts)
         self.norm = nn.LayerNorm(dim)
         self.gate = nn.Linear(dim, dim)
@@ -98,7 +98,7 @@ class TinyTransformer(nn.Module):
         self.heads = nn.ModuleDict(
             {
                 "tokens": nn.Linear(dim, vocab),
-                "score": nn.Sequential(nn.Linear(dim, 16), nn.ELU(), nn.Linear(16, 1)),
+                "score": nn.Sequential(nn.Linear(dim, 16), nn.SiLU(), nn.Linear(16, 1)),
             }
         )
 

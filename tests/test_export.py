@@ -13,15 +13,16 @@ from models import build, example_input, forward_backward
 from torch.export import Dim
 
 import activations_ext
+from activations_ext.spec import SPECS
 
 MODEL_NAMES = ["resnet", "transformer"]
 # Our operators each converted model must show in its exported graph (the
 # ResNet's in-place ReLUs stay in place: relu_).
 EXPECTED_OPS = {
     "resnet": {"relu_", "prelu", "leaky_relu"},
-    "transformer": {"relu", "elu", "leaky_relu", "prelu", "sigmoid"},
+    "transformer": {"gelu", "elu", "leaky_relu", "prelu", "sigmoid", "silu"},
 }
-ATEN_ACTIVATIONS = ("aten.relu", "aten.sigmoid", "aten.leaky_relu", "aten.elu", "aten.prelu", "aten._prelu")
+ATEN_ACTIVATIONS = tuple(f"aten.{s.name}" for s in SPECS) + ("aten._prelu",)
 
 
 def _converted(name, train=False):
