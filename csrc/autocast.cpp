@@ -20,6 +20,11 @@
 // (With act="softplus" on CUDA its output therefore stays in the autocast
 // dtype, where Linear followed by Softplus gives float32.)
 //
+// The dead-unit monitor's counting forwards stand in for a module's own
+// forward, so they cast as that does: prelu_count as prelu; bias_act_count
+// (a plain activation with a zero bias made in the input's dtype) not at
+// all.
+//
 // "Lower precision" casts every floating-point tensor argument except
 // float64 ones to the autocast dtype (bfloat16 or float16); "float32" casts
 // them to float32. An operator with no row here falls through to its
@@ -55,6 +60,8 @@ constexpr AutocastRule kRules[] = {
     {"softplus", c10::DeviceType::CUDA, Cast::kFloat32},
     {"bias_act", c10::DeviceType::CPU, Cast::kLowerPrecision},
     {"bias_act", c10::DeviceType::CUDA, Cast::kLowerPrecision},
+    {"prelu_count", c10::DeviceType::CPU, Cast::kLowerPrecision},
+    {"prelu_count", c10::DeviceType::CUDA, Cast::kLowerPrecision},
 };
 
 // One boxed kernel serves every operator: it casts the tensor arguments on

@@ -21,6 +21,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 import activations_ext.functional as AF
 from activations_ext import convert
 from activations_ext import nn as ann
+from activations_ext.monitor import DeadUnitMonitor
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a GPU")
@@ -205,6 +206,40 @@ def test_linear_act_under_autocast_matches_linear_then_activation(act, amp_devic
         # Rounding differences near a kink (ReLU's 0) move a few terms of
         # the sum: about 2% of the largest gradient in bfloat16.
         torch.testing.assert_close(p.grad, p_ref.grad, rtol=0, atol=0.05 * g_scale)
+
+
+# ------------------------------------------------- the dead-unit monitor
+
+
+@pytest.mark.parametrize("amp_device,amp_dtype", AUTOCAST)
+def test_monitored_model_under_autocast_gives_the_unmonitored_outputs(amp_device, amp_dtype):
+    """The monitor's counting forwards cast as the modules' own forwards do,
+    so watching a mixed-precision model changes nothing it computes."""
+    torch.manual_seed(0)
+    model, _ = convert(
+        torch.nn.Sequential(
+            torch.nn.Linear(8, 16),
+            torch.nn.PReLU(16),
+            torch.nn.Linear(16, 16),
+            torch.nn.GELU(),
+            torch.nn.Linear(16, 16),
+            torch.nn.PReLU(),
+            torch.nn.Linear(16, 16),
+            torch.nn.LeakyReLU(0.1),
+            torch.nn.ReLU(inplace=True),
+        )
+    )
+    model = model.to(amp_device)
+    x = torch.randn(32, 8, device=amp_device)
+    with torch.autocast(amp_device, dtype=amp_dtype):
+        expected = model(x)
+        with DeadUnitMonitor(model) as monitor:
+            y = model(x)
+    assert y.dtype == expected.dtype == amp_dtype
+    torch.testing.assert_close(y, expected, rtol=0, atol=0)
+    results = monitor.results()
+    assert sorted(results) == ["1", "3", "5", "7", "8"]
+    assert all(r["batches"] == 1 for r in results.values())
 
 
 # ------------------------------------------- the CUDA policy, without a GPU
