@@ -254,7 +254,7 @@ def test_summary_lists_activation_functions_left_alone():
     assert len(summary) == 0
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_bad_input_is_rejected_with_a_clear_error():
     with pytest.raises(TypeError, match="expected a torch.nn.Module, but got str"):
         convert("model")
