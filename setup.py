@@ -90,6 +90,7 @@ if WITH_CUDA:
 sources = [
     "csrc/ops.cpp",
     "csrc/autograd.cpp",
+    "csrc/autocast.cpp",
     "csrc/module.cpp",
     "csrc/cpu/dispatch.cpp",
 ]

@@ -5,6 +5,7 @@
 
     y = AF.relu(x)                          # same results as torch.nn.functional.relu
     model = torch.nn.Sequential(torch.nn.Linear(64, 64), ann.LeakyReLU(0.1))
+    model, summary = activations_ext.convert(existing_model)   # torch.nn activations -> ours
 
 The kernels are torch operators (``torch.ops.activations_ext.*``) with CPU and
 CUDA implementations, autograd to second order and fake kernels for
@@ -16,6 +17,7 @@ from __future__ import annotations
 import torch  # noqa: F401  (loads libtorch, which our library links against)
 
 from . import _C, functional, monitor, nn, ops  # noqa: F401  (importing ops registers the operators)
+from .convert import ConversionSummary, convert, revert
 from .spec import SPECS, ActivationSpec, get_spec
 
 __version__ = "0.1.0"
@@ -38,10 +40,13 @@ def cpu_kernel_isa() -> str:
 __all__ = [
     "SPECS",
     "ActivationSpec",
+    "ConversionSummary",
+    "convert",
     "cpu_kernel_isa",
     "functional",
     "get_spec",
     "has_cuda_kernels",
     "monitor",
     "nn",
+    "revert",
 ]

@@ -1,11 +1,17 @@
 """torch.compile: models built from our modules compile with fullgraph=True
-(no graph breaks) and match eager, forward and backward."""
+(no graph breaks), with static and dynamic shapes, and match eager, forward
+and backward."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
+from models import build, example_input, forward_backward
+from torch._dynamo.testing import CompileCounterWithBackend
 
+import activations_ext
 from activations_ext import nn as ann
 
 
@@ -72,3 +78,60 @@ def test_compiled_functional_inplace_on_input():
     compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
     x = torch.randn(6, 7)
     torch.testing.assert_close(compiled(x), f(x))
+
+
+# ------------------------------------------- whole models, converted to ours
+
+
+def _compiled_forward_backward(compiled, x):
+    y, grads = forward_backward(compiled, x)
+    return y, {n.removeprefix("_orig_mod."): g for n, g in grads.items()}
+
+
+MODEL_CASES = [
+    pytest.param("resnet", "aot_eager", True, id="resnet-aot_eager-dynamic"),
+    pytest.param("transformer", "aot_eager", True, id="transformer-aot_eager-dynamic"),
+    pytest.param("resnet", "inductor", False, id="resnet-inductor"),
+    pytest.param("transformer", "inductor", True, id="transformer-inductor-dynamic"),
+]
+
+
+@pytest.mark.parametrize("name,backend,dynamic", MODEL_CASES)
+def test_converted_model_compiles_whole_and_matches_eager(name, backend, dynamic):
+    """A ResNet-style CNN (in-place ReLUs after residual adds, batch norm in
+    training mode) and a Transformer encoder, converted to our modules,
+    compile into one graph forward and backward; with dynamic=True other
+    batch sizes reuse it (no recompilation)."""
+    torch._dynamo.reset()
+    eager, _ = activations_ext.convert(build(name))
+    model = copy.deepcopy(eager)
+    counter = CompileCounterWithBackend(backend)
+    compiled = torch.compile(model, backend=counter, fullgraph=True, dynamic=dynamic)
+    frames = []
+    for batch in (4, 6, 9) if dynamic else (4,):
+        x = example_input(name, batch=batch)
+        y_e, g_e = forward_backward(eager, x)
+        y_c, g_c = _compiled_forward_backward(compiled, x)
+        frames.append(counter.frame_count)
+        torch.testing.assert_close(y_c, y_e, rtol=1e-4, atol=1e-5)
+        assert list(g_c) == list(g_e)
+        for n in g_e:
+            torch.testing.assert_close(g_c[n], g_e[n], rtol=1e-4, atol=1e-5, msg=n)
+    assert frames[0] >= 1 and frames == [frames[0]] * len(frames), f"recompiled: {frames}"
+    for (n, b_c), b_e in zip(model.named_buffers(), eager.buffers()):
+        torch.testing.assert_close(b_c, b_e, msg=n)
+
+
+def test_converted_model_compiles_under_autocast():
+    torch._dynamo.reset()
+    eager, _ = activations_ext.convert(build("transformer"))
+    compiled = torch.compile(copy.deepcopy(eager), backend="aot_eager", fullgraph=True)
+    x = example_input("transformer")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_e, g_e = forward_backward(eager, x)
+        y_c, g_c = _compiled_forward_backward(compiled, x)
+    assert y_c.dtype == y_e.dtype == torch.bfloat16
+    torch.testing.assert_close(y_c, y_e)
+    for n in g_e:
+        assert g_c[n].dtype == torch.float32
+        torch.testing.assert_close(g_c[n], g_e[n], rtol=2e-2, atol=1e-3, msg=n)
