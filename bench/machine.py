@@ -1,0 +1,124 @@
+"""What the measurements ran on: device, processor, torch, threads, and a tag
+for the results folder (``bench/results/<tag>/``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import re
+import sys
+from typing import Any, Dict
+
+import torch
+
+
+def pick_device() -> torch.device:
+    """The device every experiment runs on: the first GPU when there is one."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown-cpu"
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"\((r|tm|c)\)", "", text.lower())
+    text = re.sub(r"\b(cpu|@.*)$", "", text.strip())
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_model()
+
+
+def machine_tag(device: torch.device) -> str:
+    """``cuda-<gpu>`` on a GPU, ``cpu-<model>-<cores>c`` otherwise."""
+    if device.type == "cuda":
+        return "cuda-" + _slug(torch.cuda.get_device_name(device))
+    return f"cpu-{_slug(cpu_model())}-{os.cpu_count()}c"
+
+
+def environment(device: torch.device) -> Dict[str, Any]:
+    """Everything a reader needs to place a number: saved with every result."""
+    import activations_ext
+
+    env: Dict[str, Any] = {
+        "device": str(device),
+        "device_name": device_name(device),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "activations_ext_file": activations_ext.__file__,
+        "cpu_kernel_isa": activations_ext.cpu_kernel_isa(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "executable": sys.executable,
+    }
+    try:
+        env["load_average"] = list(os.getloadavg())
+    except OSError:
+        pass
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        env["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+        env["gpu_capability"] = f"{props.major}.{props.minor}"
+    return env
+
+
+CONTENTION_FACTOR = 3.0
+
+
+def contention_probe(reps: int = 40) -> Dict[str, Any]:
+    """Whether other processes are using this machine's cores right now.
+
+    A 64K-element copy is timed with torch's threads and with one thread. On
+    an idle machine the two are close; when another process occupies a core,
+    every multi-threaded region waits for the descheduled thread (a scheduler
+    time slice, milliseconds), and the multi-threaded copy becomes many times
+    slower than the single-threaded one.
+    """
+    import statistics
+    import time
+
+    threads = torch.get_num_threads()
+    x = torch.randn(1 << 16)
+    out = torch.empty_like(x)
+
+    def median_us() -> float:
+        out.copy_(x)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            out.copy_(x)
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts) * 1e6
+
+    multi = median_us()
+    torch.set_num_threads(1)
+    try:
+        single = median_us()
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "threads": threads,
+        "copy_64k_us_all_threads": multi,
+        "copy_64k_us_one_thread": single,
+        "contended": threads > 1 and multi > CONTENTION_FACTOR * single,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
