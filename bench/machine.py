@@ -8,7 +8,7 @@ import os
 import platform
 import re
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import torch
 
@@ -122,3 +122,20 @@ def contention_probe(reps: int = 40) -> Dict[str, Any]:
         "contended": threads > 1 and multi > CONTENTION_FACTOR * single,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
+
+
+def choose_threads(arg: str, device: torch.device) -> Tuple[int, Dict[str, Any], str]:
+    """The thread count to run with, the probe it rests on, and why."""
+    probe = contention_probe()
+    default = torch.get_num_threads()
+    if arg != "auto":
+        n = int(arg)
+        return n, probe, f"{n} (set with --threads; torch's default here is {default})"
+    if device.type == "cpu" and probe["contended"]:
+        why = (
+            f"1: at the start a 64K-element copy took {probe['copy_64k_us_all_threads']:.0f} µs on torch's "
+            f"{default} threads against {probe['copy_64k_us_one_thread']:.1f} µs on one, so other work was "
+            "occupying cores and every multi-threaded region would wait on it (--threads auto)"
+        )
+        return 1, probe, why
+    return default, probe, f"{default} (torch's default; the start-up probe found the cores free)"

@@ -34,7 +34,7 @@ from bench import memory as M
 from bench import plots as P
 from bench import step as S
 from bench import verdicts as V
-from bench.machine import contention_probe, environment, machine_tag, pick_device
+from bench.machine import choose_threads, contention_probe, environment, machine_tag, pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,23 +130,6 @@ def _std(v: Sequence[float]) -> float:
 # --------------------------------------------------------------------------
 # Running
 # --------------------------------------------------------------------------
-
-
-def choose_threads(arg: str, device: torch.device) -> Tuple[int, Dict[str, Any], str]:
-    """The thread count to run with, the probe it rests on, and why."""
-    probe = contention_probe()
-    default = torch.get_num_threads()
-    if arg != "auto":
-        n = int(arg)
-        return n, probe, f"{n} (set with --threads; torch's default here is {default})"
-    if device.type == "cpu" and probe["contended"]:
-        why = (
-            f"1: at the start a 64K-element copy took {probe['copy_64k_us_all_threads']:.0f} µs on torch's "
-            f"{default} threads against {probe['copy_64k_us_one_thread']:.1f} µs on one, so other work was "
-            "occupying cores and every multi-threaded region would wait on it (--threads auto)"
-        )
-        return 1, probe, why
-    return default, probe, f"{default} (torch's default; the start-up probe found the cores free)"
 
 
 class Progress:
