@@ -56,8 +56,9 @@ def build_for(python: str, cpu_only: bool, log: Callable[[str], None] = print) -
     h = hashlib.sha256(f"{version}|{Path(python).resolve()}|cpu_only={cpu_only}".encode())
     files = _source_files()
     for f in files:
-        h.update(str(f.relative_to(ROOT)).encode())
-        h.update(f.read_bytes())
+        if f.suffix != ".md":  # the readme is needed to build, not part of what is built
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
     key = f"torch-{version.replace('+', '-')}-{h.hexdigest()[:12]}"
     base = ROOT / "build" / "baseline" / key
     site, stamp = base / "site", base / "site" / ".built"
@@ -96,19 +97,26 @@ def run_baseline(
     threads: int,
     cpu_only: bool = True,
     log: Callable[[str], None] = print,
-    timeout_s: Optional[float] = None,
+    on_progress: Optional[Callable[[str], None]] = None,
 ) -> Dict[str, Any]:
     """Builds (or reuses) the private install for ``python`` and runs the kernel
-    measurements there. Returns their JSON."""
+    measurements there (``on_progress`` gets their progress lines). Returns
+    their JSON."""
     site = build_for(python, cpu_only, log)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(site)
     cmd = [python, str(ROOT / "bench" / "kernels.py"), "--out", str(out_json), "--no-compile"]
     cmd += ["--threads", str(threads)] + (["--quick"] if quick else [])
     log("measuring kernels under " + python)
-    proc = subprocess.run(cmd, env=env, cwd=str(site), capture_output=True, text=True, timeout=timeout_s)
-    if proc.returncode != 0:
-        raise RuntimeError(f"kernel measurement under {python} failed:\n{proc.stderr[-3000:]}")
+    proc = subprocess.Popen(cmd, env=env, cwd=str(site), stderr=subprocess.PIPE, text=True)
+    tail: List[str] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        tail = (tail + [line])[-40:]
+        if on_progress is not None and line.startswith("["):
+            on_progress(line.strip())
+    if proc.wait() != 0:
+        raise RuntimeError(f"kernel measurement under {python} failed:\n{''.join(tail)}")
     with open(out_json) as f:
         result = json.load(f)
     used = result["environment"]["activations_ext_file"]

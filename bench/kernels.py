@@ -47,9 +47,9 @@ from activations_ext import nn as ann
 from activations_ext.spec import SPECS, ActivationSpec
 
 try:
-    from bench.machine import environment, pick_device
+    from bench.machine import environment, pick_clock, pick_device
 except ImportError:  # run by path: bench/ itself is on sys.path
-    from machine import environment, pick_device  # type: ignore[no-redef]
+    from machine import environment, pick_clock, pick_device  # type: ignore[no-redef]
 
 COLS = 256  # inputs are (N / COLS, COLS): PReLU then has COLS channels
 KIB, MIB = 1024, 1024 * 1024
@@ -180,13 +180,16 @@ def measure(
     min_time_s: float = 2e-3,
     warmup: int = 2,
     seed: int = 0,
+    clock: Optional[Callable[[], float]] = None,
 ) -> Dict[str, List[float]]:
     """Seconds per call of each callable, one sample per round, interleaved.
 
     Each sample repeats the call enough times to last ``min_time_s``; each
     round visits every callable once in a fresh random order. Garbage
-    collection is paused while timing.
+    collection is paused while timing. The clock is
+    :func:`bench.machine.pick_clock`'s unless given.
     """
+    clock = clock or pick_clock(device)[0]
     rng = random.Random(seed)
     names = list(fns)
     for name in names:
@@ -195,10 +198,10 @@ def measure(
     reps: Dict[str, int] = {}
     for name in names:
         synchronize(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         fns[name]()
         synchronize(device)
-        one = max(time.perf_counter() - t0, 1e-7)
+        one = max(clock() - t0, 1e-7)
         reps[name] = int(min(10000, max(1, math.ceil(min_time_s / one))))
     samples: Dict[str, List[float]] = {name: [] for name in names}
     gc.collect()
@@ -210,11 +213,11 @@ def measure(
             for name in names:
                 fn, k = fns[name], reps[name]
                 synchronize(device)
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(k):
                     fn()
                 synchronize(device)
-                samples[name].append((time.perf_counter() - t0) / k)
+                samples[name].append((clock() - t0) / k)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -261,6 +264,32 @@ class CompiledNative:
     """
 
     def __init__(self, budget_s: float) -> None:
+        # The compiled backward would otherwise donate its saved buffers, which
+        # forbids running it again on a kept graph (retain_graph=True), as
+        # backward_case does; without donation it allocates its output per
+        # call, like the other contenders.
+        import torch._functorch.config as functorch_config
+
+        if hasattr(functorch_config, "donated_buffer"):
+            functorch_config.donated_buffer = False
+        # Every compiled activation shares this module's code object, so
+        # dynamo counts them all (x dtypes x grad modes) against one cache;
+        # give it room, and make running out an error rather than a silent
+        # fallback to eager (which would put eager times in the column).
+        import torch._dynamo.config as dynamo_config
+
+        for name, value in (
+            ("recompile_limit", 64),
+            ("cache_size_limit", 64),
+            ("fail_on_recompile_limit_hit", True),
+        ):
+            if hasattr(dynamo_config, name):
+                current = getattr(dynamo_config, name)
+                setattr(
+                    dynamo_config,
+                    name,
+                    max(current, value) if isinstance(value, int) and not isinstance(value, bool) else value,
+                )
         self.budget_s = budget_s
         self.spent_s = 0.0
         self.compile_s: Dict[str, float] = {}
@@ -476,8 +505,16 @@ class KernelRunner:
                     fns["compiled"] = forward_case(act, "native", task.n, dtype, dev, fn=cfn)
                 else:
                     fns["compiled"] = backward_case(act, "native", task.n, dtype, dev, fn=cfn)
-        row["times"] = measure(fns, dev, rounds=self.config.rounds, min_time_s=self.config.min_time_s)
+        try:
+            row["times"] = measure(fns, dev, rounds=self.config.rounds, min_time_s=self.config.min_time_s)
+        except Exception as exc:
+            if "compiled" not in fns:
+                raise
+            skipped["compiled"] = f"compiled case failed: {type(exc).__name__}: {str(exc)[:100]}"
+            del fns["compiled"]
+            row["times"] = measure(fns, dev, rounds=self.config.rounds, min_time_s=self.config.min_time_s)
         row["skipped"] = skipped
+        row["clock"] = pick_clock(dev)[1]
         del fns
         gc.collect()
         return row
@@ -541,7 +578,7 @@ def compare_activations(
             fns[f"{name}/forward"] = forward_case(act, impl, n, DTYPES[dtype], device)
             fns[f"{name}/backward"] = backward_case(act, impl, n, DTYPES[dtype], device)
     times = measure(fns, device, rounds=rounds, min_time_s=min_time_s)
-    return {"impl": impl, "n": n, "dtype": dtype, "times": times}
+    return {"impl": impl, "n": n, "dtype": dtype, "times": times, "clock": pick_clock(device)[1]}
 
 
 def per_round_total(times: Mapping[str, Sequence[float]], keys: Sequence[str]) -> List[float]:
@@ -572,6 +609,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result = run_all(config, device, progress)
     result["environment"] = environment(device)
     result["environment"]["activations_ext_version"] = activations_ext.__version__
+    result["clock"] = pick_clock(device)[1]
     result["elapsed_s"] = time.perf_counter() - t0
     with open(args.out, "w") as f:
         json.dump(result, f)

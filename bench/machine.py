@@ -8,7 +8,7 @@ import os
 import platform
 import re
 import sys
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -84,19 +84,21 @@ def environment(device: torch.device) -> Dict[str, Any]:
 CONTENTION_FACTOR = 3.0
 
 
-def contention_probe(reps: int = 40) -> Dict[str, Any]:
+def contention_probe(reps: int = 40, threads: Optional[int] = None) -> Dict[str, Any]:
     """Whether other processes are using this machine's cores right now.
 
     A 64K-element copy is timed with torch's threads and with one thread. On
     an idle machine the two are close; when another process occupies a core,
     every multi-threaded region waits for the descheduled thread (a scheduler
     time slice, milliseconds), and the multi-threaded copy becomes many times
-    slower than the single-threaded one.
+    slower than the single-threaded one. ``threads``: the count to probe
+    with (default: torch's current one).
     """
     import statistics
     import time
 
-    threads = torch.get_num_threads()
+    current = torch.get_num_threads()
+    threads = threads or current
     x = torch.randn(1 << 16)
     out = torch.empty_like(x)
 
@@ -109,12 +111,13 @@ def contention_probe(reps: int = 40) -> Dict[str, Any]:
             ts.append(time.perf_counter() - t0)
         return statistics.median(ts) * 1e6
 
-    multi = median_us()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
+        multi = median_us()
+        torch.set_num_threads(1)
         single = median_us()
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(current)
     return {
         "threads": threads,
         "copy_64k_us_all_threads": multi,
@@ -139,3 +142,19 @@ def choose_threads(arg: str, device: torch.device) -> Tuple[int, Dict[str, Any],
         )
         return 1, probe, why
     return default, probe, f"{default} (torch's default; the start-up probe found the cores free)"
+
+
+def pick_clock(device: torch.device) -> Tuple[Callable[[], float], str]:
+    """The clock timings are read from, and its name.
+
+    On the CPU with one torch thread, all the work of a call (autograd's
+    backward included) runs on the calling thread, so the thread's CPU time
+    (user + system, page faults included) is its cost, and unlike the wall
+    clock it leaves out the time other processes held the core. Otherwise
+    (several threads, or a GPU, timed with synchronisation) the wall clock.
+    """
+    import time
+
+    if device.type == "cpu" and torch.get_num_threads() == 1:
+        return time.thread_time, "thread CPU time"
+    return time.perf_counter, "wall clock"

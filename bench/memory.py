@@ -169,7 +169,14 @@ def measure_in_this_process(activation: str, mode: str, config: StackConfig) -> 
         base = _rss_bytes("VmRSS")
         step()
         out["process_peak_bytes"] = _rss_bytes("VmHWM") - base
-        out["process_peak_method"] = "peak resident set size (VmHWM) above the resident size before the pass"
+        out["process_peak_method"] = (
+            "peak resident set size (VmHWM) above the resident size before the pass"
+            + (
+                ", glibc's mmap threshold fixed at " + os.environ["MALLOC_MMAP_THRESHOLD_"] + " bytes"
+                if "MALLOC_MMAP_THRESHOLD_" in os.environ
+                else ""
+            )
+        )
     else:
         import resource
 
