@@ -150,3 +150,26 @@ def test_save_output_mode_saves_less(report):
             default, saving = by[(spec.name, "ours")], by[(spec.name, "ours_save_output")]
             assert default["saved_storages"] - saving["saved_storages"] == depth
             assert saving["saved_bytes"] < default["saved_bytes"]
+
+
+def test_rerender_rebuilds_the_same_report_from_the_raw_data(report, tmp_path):
+    """Every number in report.md comes from results.json: rendering again from
+    the raw data alone gives the same text."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(report, copy)
+    (copy / "report.md").unlink()
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.report", "--rerender", "--out", str(copy)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (copy / "report.md").read_text() == (report / "report.md").read_text()
