@@ -67,7 +67,9 @@ def environment(device: torch.device) -> Dict[str, Any]:
         "cpu_kernel_isa": activations_ext.cpu_kernel_isa(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "command": " ".join(
+            [os.path.basename(sys.executable)] + list(getattr(sys, "orig_argv", sys.argv))[1:]
+        ),
         "executable": sys.executable,
     }
     try:

@@ -1227,7 +1227,18 @@ def experiments_section(
     return "\n".join(out)
 
 
+def _relative_to_checkout(env: Dict[str, Any]) -> None:
+    """Paths inside this checkout are kept relative to it (the raw data travels)."""
+    prefix = str(ROOT) + "/"
+    for k, v in env.items():
+        if isinstance(v, str) and prefix in v:
+            env[k] = v.replace(prefix, "")
+
+
 def write_report(res: Dict[str, Any], out_dir: Path, tag: str) -> Path:
+    _relative_to_checkout(res["environment"])
+    if "baseline" in res:
+        _relative_to_checkout(res["baseline"]["environment"])
     figures: List[str] = []
     verdicts = build_verdicts(res)
     res["verdicts"] = [
@@ -1261,6 +1272,9 @@ def write_report(res: Dict[str, Any], out_dir: Path, tag: str) -> Path:
     path.write_text("\n".join(parts))
     with open(out_dir / "results.json", "w") as f:
         json.dump(res, f, default=_json_default)
+    if "baseline" in res:  # the second torch's own output, paths made relative as above
+        with open(out_dir / "baseline-kernels.json", "w") as f:
+            json.dump(res["baseline"], f, default=_json_default)
     write_csv(res, out_dir / "kernels.csv")
     return path
 
