@@ -2,33 +2,48 @@
 # first use: .venv-<TORCH>. The default torch is the CUDA 13.0 build, so the
 # CUDA kernels are compiled (and must compile) wherever nvcc exists.
 #
-#   make bench      the benchmark report (bench/results/<machine>/report.md)
+#   make bench      the benchmark report (bench/results/<machine>/report.md);
+#                   without a GPU it also times torch's kernels under the other
+#                   pinned torch (BASELINE_TORCH), whose CPU kernels differ a lot
 #   make test       build, then the test suite
 #   make lint       ruff (check + format check) and clang-format on csrc/
 #   make bench-micro  pytest-benchmark micro benchmarks
 #
 # Variables: TORCH=2.13.0 (CPU-only build, quick to install), PYTHON=python3,
-# QUICK=1 (make bench in about a minute), ACTIVATIONS_EXT_CPU_ONLY=1.
+# QUICK=1 (make bench in about a minute, no second torch), BASELINE_TORCH,
+# ACTIVATIONS_EXT_CPU_ONLY=1.
 
 PYTHON ?= python3
 TORCH ?= 2.14.1
 VENV ?= .venv-$(TORCH)
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-stamp
+# The second torch of `make bench` on a machine without a GPU.
+BASELINE_TORCH ?= $(if $(filter 2.13.0,$(TORCH)),2.14.1,2.13.0)
+BASELINE_VENV := .venv-$(BASELINE_TORCH)
+HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+BENCH_BASELINE := $(if $(or $(HAVE_GPU),$(QUICK)),,$(BASELINE_VENV)/.deps-stamp)
 BUILD_STAMP := .stamp-build
 SOURCES := setup.py $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu)
-PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 .PHONY: all deps build test bench bench-micro lint format clean
 
 all: test
 
 # torch is pinned exactly: a torch left on the machine never satisfies it.
-$(DEPS_STAMP):
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade pip "setuptools>=64" wheel ninja
-	$(PIP) "torch==$(TORCH)" numpy pytest pytest-benchmark expecttest matplotlib scikit-learn tqdm ruff clang-format
-	touch $@
+# One rule makes any environment: $(call venv_rule,<folder>,<torch version>).
+define venv_rule
+$(1)/.deps-stamp:
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip "setuptools>=64" wheel ninja
+	$(1)/bin/python -m pip install --disable-pip-version-check -q "torch==$(2)" numpy pytest pytest-benchmark \
+		expecttest matplotlib scikit-learn tqdm ruff clang-format
+	touch $$@
+endef
+$(eval $(call venv_rule,$(VENV),$(TORCH)))
+ifneq ($(BASELINE_VENV),$(VENV))
+$(eval $(call venv_rule,$(BASELINE_VENV),$(BASELINE_TORCH)))
+endif
 
 deps: $(DEPS_STAMP)
 
@@ -46,8 +61,10 @@ build: $(DEPS_STAMP)
 test: build
 	$(PY) -m pytest tests -q
 
-bench: build
-	$(PY) -m bench.report $(if $(QUICK),--quick,)
+# The second torch gets its own private build of the package (bench/baseline.py).
+bench: build $(BENCH_BASELINE)
+	$(PY) -m bench.report $(if $(QUICK),--quick,) \
+		$(if $(BENCH_BASELINE),--baseline-python $(BASELINE_VENV)/bin/python,)
 
 bench-micro: build
 	$(PY) -m pytest bench --benchmark-only -q

@@ -1,0 +1,472 @@
+"""Training experiments behind the article's claims.
+
+- :func:`article` -- the article's own experiment (claim 7): 1000 points of a
+  2-D standard normal, label 1 outside the unit circle, Linear(2,16) ->
+  activation -> Linear(16,1) -> Sigmoid, BCE, Adam lr 0.01, 100 full-batch
+  epochs, over several seeds. Also the source of ReLU sparsity (claim 3) and
+  PReLU slopes (claim 6) in a small net.
+- :func:`time_to_target` -- claim 1(c): epochs and seconds until the training
+  error on scikit-learn's 8x8 digits reaches a target, each activation with
+  its learning rate picked from a grid.
+- :func:`gradient_norms` -- claim 2: per-layer gradient norms of a 10-layer
+  MLP at initialisation and during training; the share of saturated units.
+- :func:`dying_units` -- claim 4: the fraction of dead units over training at
+  a normal and a high learning rate.
+
+The networks use our modules (``activations_ext.nn``); tanh uses
+``torch.nn.Tanh`` until the library has its own. Everything runs on the
+device :func:`bench.machine.pick_device` picks. Data loading, model
+initialisation and batch order are seeded; the seeds are in the results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from bench.kernels import Activation, get_activation
+from bench.machine import pick_clock
+
+Tick = Callable[[str], None]
+
+SATURATION_ABS_INPUT = 5.0  # the article's "|x| > 5": sigmoid'(5) = 0.0066
+
+
+@dataclass
+class ExperimentConfig:
+    # claim 7: the article's experiment
+    article_seeds: List[int]
+    article_epochs: int = 100
+    article_lr: float = 0.01
+    article_activations: Tuple[str, ...] = ("sigmoid", "relu", "leaky_relu", "tanh", "prelu", "elu")
+    # claim 1(c): time to a training-error target on digits
+    ttt_activations: Tuple[str, ...] = ("relu", "sigmoid", "tanh")
+    ttt_lrs: Tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)
+    ttt_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    ttt_max_epochs: int = 50
+    ttt_target_error: float = 0.02
+    ttt_width: int = 128
+    ttt_depth: int = 4
+    ttt_batch: int = 32
+    ttt_momentum: float = 0.9
+    # claim 2: gradient norms in a deep MLP
+    grad_activations: Tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu")
+    grad_depth: int = 9  # hidden layers: 10 Linear layers in all
+    grad_width: int = 64
+    grad_lr: float = 1e-3
+    grad_batch: int = 64
+    grad_epochs: int = 30
+    grad_checkpoints: Tuple[int, ...] = (0, 1, 2, 5, 10, 20, 30)
+    grad_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    # claim 4: dying units
+    dying_activations: Tuple[str, ...] = ("relu", "leaky_relu", "prelu", "elu")
+    dying_lrs: Dict[str, float] = field(default_factory=lambda: {"normal": 1e-3, "high": 3e-2})
+    dying_width: int = 128
+    dying_depth: int = 4
+    dying_batch: int = 32
+    dying_epochs: int = 20
+    dying_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+
+    @classmethod
+    def preset(cls, quick: bool) -> ExperimentConfig:
+        if not quick:
+            return cls(article_seeds=list(range(10)))
+        return cls(
+            article_seeds=list(range(5)),
+            ttt_lrs=(0.03, 0.3),
+            ttt_seeds=[0],
+            ttt_max_epochs=6,
+            grad_activations=("sigmoid", "tanh", "relu", "prelu"),
+            grad_epochs=3,
+            grad_checkpoints=(0, 1, 3),
+            grad_seeds=[0],
+            dying_epochs=4,
+            dying_seeds=[0],
+        )
+
+    def runs(self) -> Dict[str, int]:
+        """Number of training runs per experiment (for the progress bar)."""
+        return {
+            "article": len(self.article_seeds) * len(self.article_activations),
+            "time_to_target": len(self.ttt_activations) * len(self.ttt_lrs) * len(self.ttt_seeds),
+            "gradient_norms": len(self.grad_activations) * len(self.grad_seeds),
+            "dying_units": len(self.dying_activations) * len(self.dying_lrs) * len(self.dying_seeds),
+        }
+
+
+# --------------------------------------------------------------------------
+# Models and what we read out of them
+# --------------------------------------------------------------------------
+
+
+def impl_for(act: Activation) -> str:
+    """Our module when the library has one, else torch.nn's."""
+    return "ours" if act.ours_module_cls is not None else "native"
+
+
+def make_mlp(
+    act: Activation, in_features: int, width: int, depth: int, out_features: int
+) -> Tuple[torch.nn.Sequential, List[torch.nn.Module]]:
+    """Linear -> act, ``depth`` times, then a Linear: the model and its hidden activation modules."""
+    layers: List[torch.nn.Module] = []
+    hidden: List[torch.nn.Module] = []
+    w_in = in_features
+    for _ in range(depth):
+        module = act.module(impl_for(act), width)
+        layers += [torch.nn.Linear(w_in, width), module]
+        hidden.append(module)
+        w_in = width
+    layers.append(torch.nn.Linear(w_in, out_features))
+    return torch.nn.Sequential(*layers), hidden
+
+
+def linear_layers(model: torch.nn.Module) -> List[torch.nn.Linear]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+
+@torch.no_grad()
+def hidden_io(
+    model: torch.nn.Module, hidden: Sequence[torch.nn.Module], x: torch.Tensor
+) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """The (input, output) of every hidden activation module for the batch ``x``."""
+    seen: List[Tuple[torch.Tensor, torch.Tensor]] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, i, o: seen.append((i[0].detach(), o.detach()))) for m in hidden
+    ]
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def dead_unit_fractions(
+    model: torch.nn.Module, hidden: Sequence[torch.nn.Module], x: torch.Tensor
+) -> List[float]:
+    """Per hidden layer, the fraction of units whose input is <= 0 for every row of ``x``.
+
+    For ReLU such a unit outputs exactly 0 for all of ``x`` and gets no
+    gradient from it: it is dead. For LeakyReLU, PReLU and ELU the same units
+    are stuck on the negative side but still pass a gradient. This is the one
+    place that measures dead units, with forward hooks; the dead-unit monitor
+    of ``activations_ext`` (``activations_ext.monitor.DeadUnitMonitor``) is to
+    replace it once it exists.
+    """
+    return [float((pre <= 0).all(dim=0).float().mean()) for pre, _ in hidden_io(model, hidden, x)]
+
+
+def zero_fractions(model: torch.nn.Module, hidden: Sequence[torch.nn.Module], x: torch.Tensor) -> List[float]:
+    """Per hidden layer, the fraction of activation outputs that are exactly 0."""
+    return [float((out == 0).float().mean()) for _, out in hidden_io(model, hidden, x)]
+
+
+def saturated_fractions(
+    model: torch.nn.Module,
+    hidden: Sequence[torch.nn.Module],
+    x: torch.Tensor,
+    bound: float = SATURATION_ABS_INPUT,
+) -> List[float]:
+    """Per hidden layer, the fraction of activation inputs with ``|x| > bound``."""
+    return [float((pre.abs() > bound).float().mean()) for pre, _ in hidden_io(model, hidden, x)]
+
+
+def prelu_slopes(hidden: Sequence[torch.nn.Module]) -> List[float]:
+    return [
+        float(v) for m in hidden if isinstance(m, torch.nn.PReLU) for v in m.weight.detach().flatten().cpu()
+    ]
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch: int,
+    gen: torch.Generator,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> Tuple[float, float]:
+    """One epoch of minibatch training in a seeded order: (seconds, mean loss)."""
+    clock = pick_clock(x.device)[0]
+    synchronize(x.device)
+    t0 = clock()
+    perm = torch.randperm(x.shape[0], generator=gen).to(x.device)
+    total = torch.zeros((), device=x.device)
+    for i in range(0, x.shape[0], batch):
+        idx = perm[i : i + batch]
+        loss = loss_fn(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * idx.numel()
+    synchronize(x.device)
+    return clock() - t0, float(total) / x.shape[0]
+
+
+@torch.no_grad()
+def error_rate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    return float((model(x).argmax(dim=1) != y).float().mean())
+
+
+def load_digits(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 8x8 digits (1797 images, shipped with the package), standardised."""
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    x = torch.tensor(d.data, dtype=torch.float32)
+    x = (x - x.mean(dim=0)) / (x.std(dim=0) + 1e-6)
+    return x.to(device), torch.tensor(d.target, dtype=torch.long, device=device)
+
+
+# --------------------------------------------------------------------------
+# Claim 7: the article's experiment
+# --------------------------------------------------------------------------
+
+
+def circle_data(seed: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """1000 points of a 2-D standard normal; label 1 outside the unit circle."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1000, 2, generator=gen)
+    y = (x[:, 0] ** 2 + x[:, 1] ** 2 > 1).float().unsqueeze(1)
+    return x.to(device), y.to(device)
+
+
+def article(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    from activations_ext import nn as ann
+
+    runs = []
+    for seed in config.article_seeds:
+        x, y = circle_data(seed, device)
+        for name in config.article_activations:
+            tick(f"article {name} seed {seed}")
+            act = get_activation(name)
+            torch.manual_seed(1000 + seed)  # same Linear weights for every activation of this seed
+            hidden = act.module(impl_for(act), 16)
+            model = torch.nn.Sequential(
+                torch.nn.Linear(2, 16), hidden, torch.nn.Linear(16, 1), ann.Sigmoid()
+            ).to(device)
+            zeros_init = zero_fractions(model, [hidden], x)[0]
+            opt = torch.optim.Adam(model.parameters(), lr=config.article_lr)
+            loss_fn = torch.nn.BCELoss()
+            losses = []
+            clock = pick_clock(device)[0]
+            synchronize(device)
+            t0 = clock()
+            for _ in range(config.article_epochs):
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach())
+            synchronize(device)
+            seconds = clock() - t0
+            with torch.no_grad():
+                final = float(loss_fn(model(x), y))
+                acc = float(((model(x) > 0.5).float() == y).float().mean())
+            runs.append(
+                {
+                    "activation": name,
+                    "seed": seed,
+                    "losses": [float(v) for v in losses],  # loss before each update; epoch 1 = initial
+                    "final_loss": final,
+                    "accuracy": acc,
+                    "seconds": seconds,
+                    "zero_fraction_init": zeros_init,
+                    "zero_fraction_final": zero_fractions(model, [hidden], x)[0],
+                    "prelu_slopes": prelu_slopes([hidden]),
+                }
+            )
+    return {"config": _sub(config, "article_"), "runs": runs}
+
+
+# --------------------------------------------------------------------------
+# Claim 1(c): epochs and seconds to a training-error target
+# --------------------------------------------------------------------------
+
+
+def time_to_target(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    x, y = load_digits(device)
+    loss_fn = torch.nn.functional.cross_entropy
+    runs = []
+    for name in config.ttt_activations:
+        act = get_activation(name)
+        for lr in config.ttt_lrs:
+            for seed in config.ttt_seeds:
+                tick(f"time-to-target {name} lr {lr} seed {seed}")
+                torch.manual_seed(seed)
+                model, _ = make_mlp(act, x.shape[1], config.ttt_width, config.ttt_depth, 10)
+                model.to(device)
+                opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.ttt_momentum)
+                gen = torch.Generator().manual_seed(seed)
+                errors, seconds, reached = [], 0.0, None
+                for epoch in range(1, config.ttt_max_epochs + 1):
+                    dt, loss = train_epoch(model, opt, x, y, config.ttt_batch, gen, loss_fn)
+                    seconds += dt
+                    err = error_rate(model, x, y) if math.isfinite(loss) else 1.0
+                    errors.append(err)
+                    if err <= config.ttt_target_error:
+                        reached = epoch
+                        break
+                    if not math.isfinite(loss):
+                        break  # diverged: it will not reach the target
+                runs.append(
+                    {
+                        "activation": name,
+                        "lr": lr,
+                        "seed": seed,
+                        "epochs_to_target": reached,
+                        "seconds_to_target": seconds if reached else None,
+                        "seconds_per_epoch": seconds / len(errors),
+                        "errors": errors,
+                        "diverged": not math.isfinite(loss),
+                    }
+                )
+    return {"config": _sub(config, "ttt_"), "runs": runs, "summary": summarize_time_to_target(runs, config)}
+
+
+def _median(values: Sequence[float]) -> float:
+    v = sorted(values)
+    if not v:
+        return math.nan
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def summarize_time_to_target(runs: List[Dict[str, Any]], config: ExperimentConfig) -> Dict[str, Any]:
+    """Per activation and learning rate: the median epochs to target over seeds
+    (a run that never reaches it counts as infinitely many); the best rate is
+    the one with the fewest, ties going to the fewer seconds."""
+    out: Dict[str, Any] = {}
+    for name in config.ttt_activations:
+        per_lr = {}
+        for lr in config.ttt_lrs:
+            rs = [r for r in runs if r["activation"] == name and r["lr"] == lr]
+            epochs = [r["epochs_to_target"] if r["epochs_to_target"] else math.inf for r in rs]
+            secs = [r["seconds_to_target"] if r["seconds_to_target"] else math.inf for r in rs]
+            per_lr[lr] = {
+                "median_epochs": _median(epochs),
+                "median_seconds": _median(secs),
+                "reached": sum(1 for r in rs if r["epochs_to_target"]),
+                "runs": len(rs),
+                "seconds_per_epoch": _median([r["seconds_per_epoch"] for r in rs]),
+            }
+        best_lr = min(
+            config.ttt_lrs, key=lambda lr: (per_lr[lr]["median_epochs"], per_lr[lr]["median_seconds"])
+        )
+        best = per_lr[best_lr]
+        out[name] = {
+            "per_lr": {str(k): v for k, v in per_lr.items()},
+            "best_lr": best_lr,
+            "median_epochs": best["median_epochs"],
+            "median_seconds": best["median_seconds"],
+            "reached": best["reached"] > 0 and math.isfinite(best["median_epochs"]),
+            "seconds_per_epoch": best["seconds_per_epoch"],
+        }
+    return out
+
+
+# --------------------------------------------------------------------------
+# Claim 2: gradient norms per layer (and claim 3's sparsity in a deep net)
+# --------------------------------------------------------------------------
+
+
+def _layer_grad_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> List[float]:
+    model.zero_grad(set_to_none=True)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    norms = [float(lin.weight.grad.norm()) for lin in linear_layers(model)]
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    x, y = load_digits(device)
+    loss_fn = torch.nn.functional.cross_entropy
+    runs = []
+    for name in config.grad_activations:
+        act = get_activation(name)
+        for seed in config.grad_seeds:
+            tick(f"gradient norms {name} seed {seed}")
+            torch.manual_seed(seed)
+            model, hidden = make_mlp(act, x.shape[1], config.grad_width, config.grad_depth, 10)
+            model.to(device)
+            opt = torch.optim.Adam(model.parameters(), lr=config.grad_lr)
+            gen = torch.Generator().manual_seed(seed)
+            points = []
+            for epoch in range(0, config.grad_epochs + 1):
+                if epoch > 0:
+                    train_epoch(model, opt, x, y, config.grad_batch, gen, loss_fn)
+                if epoch in config.grad_checkpoints:
+                    points.append(
+                        {
+                            "epoch": epoch,
+                            "grad_norms": _layer_grad_norms(model, x, y),
+                            "saturated": saturated_fractions(model, hidden, x),
+                            "zeros": zero_fractions(model, hidden, x),
+                            "error": error_rate(model, x, y),
+                        }
+                    )
+            runs.append(
+                {"activation": name, "seed": seed, "points": points, "prelu_slopes": prelu_slopes(hidden)}
+            )
+    return {"config": _sub(config, "grad_"), "runs": runs}
+
+
+# --------------------------------------------------------------------------
+# Claim 4: dead units at a normal and a high learning rate
+# --------------------------------------------------------------------------
+
+
+def dying_units(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    x, y = load_digits(device)
+    loss_fn = torch.nn.functional.cross_entropy
+    runs = []
+    for name in config.dying_activations:
+        act = get_activation(name)
+        for label, lr in config.dying_lrs.items():
+            for seed in config.dying_seeds:
+                tick(f"dead units {name} {label} lr seed {seed}")
+                torch.manual_seed(seed)
+                model, hidden = make_mlp(act, x.shape[1], config.dying_width, config.dying_depth, 10)
+                model.to(device)
+                opt = torch.optim.Adam(model.parameters(), lr=lr)
+                gen = torch.Generator().manual_seed(seed)
+                dead = [dead_unit_fractions(model, hidden, x)]
+                errors = [error_rate(model, x, y)]
+                for _ in range(config.dying_epochs):
+                    train_epoch(model, opt, x, y, config.dying_batch, gen, loss_fn)
+                    dead.append(dead_unit_fractions(model, hidden, x))
+                    errors.append(error_rate(model, x, y))
+                runs.append(
+                    {
+                        "activation": name,
+                        "lr_label": label,
+                        "lr": lr,
+                        "seed": seed,
+                        "dead": dead,  # [epoch][layer], epoch 0 = initialisation
+                        "errors": errors,
+                        "prelu_slopes": prelu_slopes(hidden),
+                    }
+                )
+    return {"config": _sub(config, "dying_"), "runs": runs}
+
+
+def _sub(config: ExperimentConfig, prefix: str) -> Dict[str, Any]:
+    return {k[len(prefix) :]: v for k, v in asdict(config).items() if k.startswith(prefix)}
+
+
+def run_all(config: ExperimentConfig, device: torch.device, tick: Optional[Tick] = None) -> Dict[str, Any]:
+    tick = tick or (lambda _label: None)
+    return {
+        "article": article(config, device, tick),
+        "time_to_target": time_to_target(config, device, tick),
+        "gradient_norms": gradient_norms(config, device, tick),
+        "dying_units": dying_units(config, device, tick),
+    }

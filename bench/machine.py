@@ -1,0 +1,162 @@
+"""What the measurements ran on: device, processor, torch, threads, and a tag
+for the results folder (``bench/results/<tag>/``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import re
+import sys
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import torch
+
+
+def pick_device() -> torch.device:
+    """The device every experiment runs on: the first GPU when there is one."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown-cpu"
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"\((r|tm|c)\)", "", text.lower())
+    text = re.sub(r"\b(cpu|@.*)$", "", text.strip())
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_model()
+
+
+def machine_tag(device: torch.device) -> str:
+    """``cuda-<gpu>`` on a GPU, ``cpu-<model>-<cores>c`` otherwise."""
+    if device.type == "cuda":
+        return "cuda-" + _slug(torch.cuda.get_device_name(device))
+    return f"cpu-{_slug(cpu_model())}-{os.cpu_count()}c"
+
+
+def environment(device: torch.device) -> Dict[str, Any]:
+    """Everything a reader needs to place a number: saved with every result."""
+    import activations_ext
+
+    env: Dict[str, Any] = {
+        "device": str(device),
+        "device_name": device_name(device),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "activations_ext_file": activations_ext.__file__,
+        "cpu_kernel_isa": activations_ext.cpu_kernel_isa(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": " ".join(
+            [os.path.basename(sys.executable)] + list(getattr(sys, "orig_argv", sys.argv))[1:]
+        ),
+        "executable": sys.executable,
+    }
+    try:
+        env["load_average"] = list(os.getloadavg())
+    except OSError:
+        pass
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        env["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+        env["gpu_capability"] = f"{props.major}.{props.minor}"
+    return env
+
+
+CONTENTION_FACTOR = 3.0
+
+
+def contention_probe(reps: int = 40, threads: Optional[int] = None) -> Dict[str, Any]:
+    """Whether other processes are using this machine's cores right now.
+
+    A 64K-element copy is timed with torch's threads and with one thread. On
+    an idle machine the two are close; when another process occupies a core,
+    every multi-threaded region waits for the descheduled thread (a scheduler
+    time slice, milliseconds), and the multi-threaded copy becomes many times
+    slower than the single-threaded one. ``threads``: the count to probe
+    with (default: torch's current one).
+    """
+    import statistics
+    import time
+
+    current = torch.get_num_threads()
+    threads = threads or current
+    x = torch.randn(1 << 16)
+    out = torch.empty_like(x)
+
+    def median_us() -> float:
+        out.copy_(x)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            out.copy_(x)
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts) * 1e6
+
+    torch.set_num_threads(threads)
+    try:
+        multi = median_us()
+        torch.set_num_threads(1)
+        single = median_us()
+    finally:
+        torch.set_num_threads(current)
+    return {
+        "threads": threads,
+        "copy_64k_us_all_threads": multi,
+        "copy_64k_us_one_thread": single,
+        "contended": threads > 1 and multi > CONTENTION_FACTOR * single,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def choose_threads(arg: str, device: torch.device) -> Tuple[int, Dict[str, Any], str]:
+    """The thread count to run with, the probe it rests on, and why."""
+    probe = contention_probe()
+    default = torch.get_num_threads()
+    if arg != "auto":
+        n = int(arg)
+        return n, probe, f"{n} (set with --threads; torch's default here is {default})"
+    if device.type == "cpu" and probe["contended"]:
+        why = (
+            f"1: at the start a 64K-element copy took {probe['copy_64k_us_all_threads']:.0f} µs on torch's "
+            f"{default} threads against {probe['copy_64k_us_one_thread']:.1f} µs on one, so other work was "
+            "occupying cores and every multi-threaded region would wait on it (--threads auto)"
+        )
+        return 1, probe, why
+    return default, probe, f"{default} (torch's default; the start-up probe found the cores free)"
+
+
+def pick_clock(device: torch.device) -> Tuple[Callable[[], float], str]:
+    """The clock timings are read from, and its name.
+
+    On the CPU with one torch thread, all the work of a call (autograd's
+    backward included) runs on the calling thread, so the thread's CPU time
+    (user + system, page faults included) is its cost, and unlike the wall
+    clock it leaves out the time other processes held the core. Otherwise
+    (several threads, or a GPU, timed with synchronisation) the wall clock.
+    """
+    import time
+
+    if device.type == "cpu" and torch.get_num_threads() == 1:
+        return time.thread_time, "thread CPU time"
+    return time.perf_counter, "wall clock"

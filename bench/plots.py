@@ -1,0 +1,277 @@
+"""The report's figures, drawn from the raw results (never from typed numbers)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench.kernels import quantiles, size_label  # noqa: E402
+
+COLORS = {
+    "sigmoid": "tab:red",
+    "tanh": "tab:orange",
+    "relu": "tab:blue",
+    "leaky_relu": "tab:green",
+    "prelu": "tab:purple",
+    "elu": "tab:brown",
+}
+IMPL_STYLE = {
+    "ours": dict(color="tab:blue", marker="o"),
+    "native": dict(color="tab:orange", marker="s"),
+    "compiled": dict(color="tab:green", marker="^"),
+    "baseline_native": dict(color="tab:red", marker="x", linestyle="--"),
+    "baseline_ours": dict(color="tab:cyan", marker="+", linestyle="--"),
+}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _median(v: Sequence[float]) -> float:
+    return quantiles(v)["median"]
+
+
+def throughput(
+    rows: Sequence[Mapping[str, Any]],
+    dtype: str,
+    path: Path,
+    labels: Mapping[str, str],
+    baseline_rows: Optional[Sequence[Mapping[str, Any]]] = None,
+) -> Path:
+    """GB/s against size, forward and backward, per activation, with the copy ceiling."""
+    acts: List[str] = []
+    for r in rows:
+        if r["kind"] == "forward" and r["activation"] not in acts:
+            acts.append(r["activation"])
+    copy = {r["n"]: r for r in rows if r["kind"] == "copy" and r["dtype"] == dtype}
+    sizes = sorted(copy)
+    fig, axes = plt.subplots(
+        2, len(acts), figsize=(3.0 * len(acts), 6.0), sharex=True, sharey="row", squeeze=False
+    )
+    for col, act in enumerate(acts):
+        for row_i, kind in enumerate(("forward", "backward")):
+            ax = axes[row_i][col]
+            sel = sorted(
+                (r for r in rows if r["kind"] == kind and r["activation"] == act and r["dtype"] == dtype),
+                key=lambda r: r["n"],
+            )
+            series: Dict[str, List[tuple]] = {}
+            for r in sel:
+                for impl, samples in r["times"].items():
+                    series.setdefault(impl, []).append((r["n"], r["bytes"] / _median(samples) / 1e9))
+            if baseline_rows:
+                for r in baseline_rows:
+                    if r["kind"] == kind and r["activation"] == act and r["dtype"] == dtype:
+                        for impl, samples in r["times"].items():
+                            series.setdefault("baseline_" + impl, []).append(
+                                (r["n"], r["bytes"] / _median(samples) / 1e9)
+                            )
+            for impl, pts in series.items():
+                pts.sort()
+                ax.plot(
+                    [p[0] for p in pts], [p[1] for p in pts], label=labels.get(impl, impl), **IMPL_STYLE[impl]
+                )
+            for ckind, style in (("prealloc", "-"), ("alloc", ":")):
+                ys = [copy[n]["bytes"] / _median(copy[n]["times"][ckind]) / 1e9 for n in sizes]
+                ax.plot(
+                    sizes, ys, color="black", linestyle=style, linewidth=1, label=labels.get(ckind, ckind)
+                )
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sizes)
+            ax.set_xticklabels([size_label(n) for n in sizes], rotation=45, fontsize=7)
+            ax.set_title(f"{act} {kind}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.set_ylabel("GB/s")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles, names, loc="lower center", ncol=min(len(names), 4), fontsize=8, bbox_to_anchor=(0.5, -0.02)
+    )
+    fig.suptitle(f"Throughput vs size, {dtype} (black: copy ceiling, same run)", fontsize=10)
+    fig.subplots_adjust(bottom=0.2)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def article_losses(result: Mapping[str, Any], path: Path) -> Path:
+    """Mean training loss per epoch with a +-1 std band over seeds."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_act: Dict[str, List[List[float]]] = {}
+    for r in result["runs"]:
+        by_act.setdefault(r["activation"], []).append(r["losses"])
+    for act, curves in by_act.items():
+        n = len(curves)
+        epochs = list(range(1, len(curves[0]) + 1))
+        mean = [sum(c[i] for c in curves) / n for i in range(len(epochs))]
+        std = [
+            math.sqrt(sum((c[i] - mean[i]) ** 2 for c in curves) / max(1, n - 1)) if n > 1 else 0.0
+            for i in range(len(epochs))
+        ]
+        color = COLORS.get(act)
+        ax.plot(epochs, mean, color=color, label=f"{act} (n={n})")
+        ax.fill_between(
+            epochs,
+            [m - s for m, s in zip(mean, std)],
+            [m + s for m, s in zip(mean, std)],
+            color=color,
+            alpha=0.2,
+        )
+    ax.set_xlabel("epoch (full batch)")
+    ax.set_ylabel("BCE loss")
+    ax.set_title("The article's experiment: mean +- std over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def grad_norms(result: Mapping[str, Any], path: Path) -> Path:
+    """Per-layer gradient norms at initialisation and at the end; Sigmoid's saturated share."""
+    runs = result["runs"]
+    acts = list(dict.fromkeys(r["activation"] for r in runs))
+    epochs = [p["epoch"] for p in runs[0]["points"]]
+    first, last = epochs[0], epochs[-1]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, epoch in ((axes[0], first), (axes[1], last)):
+        for act in acts:
+            per_seed = [
+                next(p for p in r["points"] if p["epoch"] == epoch)["grad_norms"]
+                for r in runs
+                if r["activation"] == act
+            ]
+            layers = range(1, len(per_seed[0]) + 1)
+            med = [_median([s[i] for s in per_seed]) for i in range(len(per_seed[0]))]
+            ax.plot(list(layers), med, marker="o", color=COLORS.get(act), label=act)
+        ax.set_yscale("log")
+        ax.set_xlabel("Linear layer (1 = input side)")
+        ax.set_ylabel("||dL/dW|| (median over seeds)")
+        ax.set_title("at initialisation" if epoch == 0 else f"after {epoch} epochs")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=8)
+    ax = axes[2]
+    for act in acts:
+        rs = [r for r in runs if r["activation"] == act]
+        ys = [
+            _median([sum(r["points"][i]["saturated"]) / len(r["points"][i]["saturated"]) for r in rs])
+            for i in range(len(epochs))
+        ]
+        ax.plot(epochs, ys, marker="o", color=COLORS.get(act), label=act)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("share of activation inputs with |x| > 5")
+    ax.set_title("saturation (mean over hidden layers)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def dead_units(result: Mapping[str, Any], path: Path) -> Path:
+    """Dead (ReLU) / stuck-negative (others) share of hidden units over training."""
+    runs = result["runs"]
+    labels = list(dict.fromkeys(r["lr_label"] for r in runs))
+    acts = list(dict.fromkeys(r["activation"] for r in runs))
+    fig, axes = plt.subplots(1, len(labels), figsize=(6 * len(labels), 4.5), sharey=True, squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        lr = next(r["lr"] for r in runs if r["lr_label"] == label)
+        for act in acts:
+            rs = [r for r in runs if r["activation"] == act and r["lr_label"] == label]
+            n_epochs = len(rs[0]["dead"])
+            ys = [_median([sum(r["dead"][e]) / len(r["dead"][e]) for r in rs]) for e in range(n_epochs)]
+            ax.plot(range(n_epochs), ys, marker=".", color=COLORS.get(act), label=act)
+        ax.set_title(f"{label} learning rate ({lr:g}, Adam)")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("units with input <= 0 for every example")
+    axes[0][0].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def time_to_target(result: Mapping[str, Any], path: Path) -> Path:
+    """Training error per epoch at each activation's best learning rate, every seed."""
+    summary, runs, cfg = result["summary"], result["runs"], result["config"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for act, s in summary.items():
+        for i, r in enumerate(x for x in runs if x["activation"] == act and x["lr"] == s["best_lr"]):
+            ax.plot(
+                range(1, len(r["errors"]) + 1),
+                r["errors"],
+                color=COLORS.get(act),
+                alpha=0.8,
+                label=f"{act}, lr {s['best_lr']:g}" if i == 0 else None,
+            )
+    ax.axhline(cfg["target_error"], color="black", linestyle="--", linewidth=1, label="target")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training error")
+    ax.set_title("Digits: training error at each activation's best learning rate")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def prelu_slopes(slopes: Mapping[str, Sequence[float]], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, values in slopes.items():
+        if values:
+            ax.hist(values, bins=40, alpha=0.5, label=f"{label} (n={len(values)})")
+    ax.axvline(0.25, color="black", linestyle="--", linewidth=1, label="initial 0.25")
+    ax.set_xlabel("learned slope a")
+    ax.set_ylabel("count")
+    ax.set_title("PReLU slopes after training")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def step_times_paired(step: Mapping[str, Any], path: Path) -> Path:
+    """Median step time per activation, torch.nn's and ours (keys '<activation>/<impl>')."""
+    times = step["times"]
+    acts = list(dict.fromkeys(k.split("/")[0] for k in times))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for j, impl in enumerate(("native", "ours")):
+        ys = [_median(times[f"{a}/{impl}"]) * 1e3 if f"{a}/{impl}" in times else 0.0 for a in acts]
+        label = "torch.nn" if impl == "native" else "ours"
+        ax.bar([i + (j - 0.5) * 0.38 for i in range(len(acts))], ys, width=0.38, label=label)
+    ax.set_xticks(range(len(acts)))
+    ax.set_xticklabels(acts)
+    ax.set_ylabel("ms per training step (median)")
+    ax.set_title("MLP training step per activation")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def saved_memory(rows: Sequence[Mapping[str, Any]], path: Path, mode_labels: Mapping[str, str]) -> Path:
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    keys = [
+        ("saved_bytes", "saved by autograd (MiB)"),
+        ("peak_tensor_bytes", "peak tensor memory (MiB)"),
+        ("process_peak_bytes", "process peak (MiB)"),
+    ]
+    acts = list(dict.fromkeys(r["activation"] for r in rows))
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    for ax, (key, title) in zip(axes, keys):
+        for j, mode in enumerate(modes):
+            ys = [
+                next(r[key] for r in rows if r["activation"] == a and r["mode"] == mode) / 2**20 for a in acts
+            ]
+            ax.bar(
+                [i + (j - 1) * 0.27 for i in range(len(acts))],
+                ys,
+                width=0.27,
+                label=mode_labels.get(mode, mode),
+            )
+        ax.set_xticks(range(len(acts)))
+        ax.set_xticklabels(acts)
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)

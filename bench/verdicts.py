@@ -1,0 +1,277 @@
+"""The rules that turn measured numbers into verdicts on the article's claims.
+
+Each rule is a function of plain numbers (no torch, no measurement), so that
+the rules can be read, printed into the report, and unit-tested on made-up
+inputs (tests/test_verdicts.py). The thresholds are the module constants
+below; each rule's text is built from them, so the report states exactly
+what the code applies.
+
+Verdicts: ``holds``, ``holds only in part``, ``does not hold on this evidence``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+HOLDS = "holds"
+PART = "holds only in part"
+NOT = "does not hold on this evidence"
+VERDICTS = (HOLDS, PART, NOT)
+
+# Claim 1: "ReLU networks are 6x faster than Sigmoid networks".
+CLAIMED_SPEEDUP = 6.0
+SPEEDUP_HOLDS_AT = 4.0  # within a factor 1.5 of the claimed 6x
+SPEEDUP_MEASURABLE = 1.1  # ReLU at least 10% faster: "faster, but not 6x"
+
+# Claim 2: sigmoid gradients vanish in a deep MLP; sigmoid units saturate.
+VANISH_MAX_ATTENUATION = 1e-2  # first layer's gradient norm / last layer's, sigmoid, at init
+VANISH_VS_RELU = 10.0  # and at least this many times smaller than ReLU's
+SATURATED_MIN = 0.10  # share of sigmoid inputs with |x| > 5 at some point of training
+
+# Claim 3: about half of ReLU's outputs are exactly 0.
+SPARSITY_CENTRE = 0.5
+SPARSITY_TOLERANCE = 0.15
+
+# Claim 4: high learning rates kill ReLU units; LeakyReLU keeps them alive.
+DEAD_HIGH_MIN = 0.20  # ReLU's dead fraction at the high rate, at the end
+DEAD_RISE_MIN = 0.10  # and at least this much above the normal rate's
+LEAKY_KEEPS_ALIVE_MAX_SHARE = 0.5  # LeakyReLU's stuck share <= this x ReLU's dead share
+
+# Claim 5: ELU costs more than LeakyReLU.
+COST_RATIO_MIN = 1.1
+
+# Claim 6: PReLU learns its slopes (initial 0.25).
+SLOPE_MOVED = 0.05  # median |slope - 0.25| in some experiment
+SLOPE_MOVED_A_LITTLE = 0.01
+
+# Claim 7: the article's experiment.
+SIGMOID_SLOWER_LOSS_RATIO = 1.25  # mean final loss, sigmoid / relu
+SIGMOID_SLOWER_SEED_SHARE = 0.8  # sigmoid's final loss above relu's in this share of seeds
+LEAKY_TRACKS_REL = 0.10  # |mean leaky - mean relu| <= this x mean relu (or one relu std)
+
+
+@dataclass
+class Verdict:
+    claim: str  # e.g. "1(a)"
+    title: str
+    verdict: str
+    evidence: List[Tuple[str, object]] = field(default_factory=list)  # (label, number or text)
+    rule: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    def numbers(self) -> List[float]:
+        return [v for _, v in self.evidence if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def _count(flags: Sequence[bool]) -> str:
+    if all(flags):
+        return HOLDS
+    if any(flags):
+        return PART
+    return NOT
+
+
+# --------------------------------------------------------------------------
+
+
+SPEED_RULE = (
+    f"R = Sigmoid's cost / ReLU's cost. Holds if R >= {SPEEDUP_HOLDS_AT:g} (within a factor 1.5 of the "
+    f"claimed {CLAIMED_SPEEDUP:g}x); holds only in part if {SPEEDUP_MEASURABLE:g} <= R < {SPEEDUP_HOLDS_AT:g} "
+    f"(ReLU faster, not {CLAIMED_SPEEDUP:g}x); does not hold if R < {SPEEDUP_MEASURABLE:g}. When Sigmoid never "
+    "reached the target, R is a lower bound (epoch budget / ReLU's epochs): it can confirm, not refute; "
+    "when ReLU never reached it, the claim does not hold on this evidence."
+)
+
+
+def speedup(
+    claim: str,
+    title: str,
+    ratio: float,
+    evidence: List[Tuple[str, object]],
+    lower_bound: bool = False,
+    relu_measured: bool = True,
+) -> Verdict:
+    """Claim 1, one reading: ``ratio`` = Sigmoid's time (or epochs) / ReLU's."""
+    if not relu_measured or ratio is None or math.isnan(ratio):
+        v = NOT
+    elif ratio >= SPEEDUP_HOLDS_AT:
+        v = HOLDS
+    elif lower_bound or ratio >= SPEEDUP_MEASURABLE:
+        v = PART
+    else:
+        v = NOT
+    return Verdict(claim, title, v, evidence, SPEED_RULE)
+
+
+VANISH_RULE = (
+    "A = (gradient norm of the first Linear layer's weight) / (that of the last), at initialisation, median "
+    f"over seeds. Vanishing: Sigmoid's A <= {VANISH_MAX_ATTENUATION:g} and at least {VANISH_VS_RELU:g}x "
+    f"smaller than ReLU's. Saturation: at some recorded point of training at least {SATURATED_MIN:.0%} of "
+    "Sigmoid's inputs have |x| > 5. Holds if both; holds only in part if one; does not hold if neither."
+)
+
+
+def vanishing(a_sigmoid: float, a_relu: float, saturated_max: float, saturated_init: float) -> Verdict:
+    vanish = a_sigmoid <= VANISH_MAX_ATTENUATION and a_sigmoid * VANISH_VS_RELU <= a_relu
+    saturate = saturated_max >= SATURATED_MIN
+    return Verdict(
+        "2",
+        "Sigmoid saturates (|x| > 5), so its gradients vanish in deep networks; ReLU's do not",
+        _count([vanish, saturate]),
+        [
+            ("A Sigmoid, init", a_sigmoid),
+            ("A ReLU, init", a_relu),
+            ("Sigmoid inputs |x|>5, init", saturated_init),
+            ("Sigmoid inputs |x|>5, max in training", saturated_max),
+        ],
+        VANISH_RULE,
+    )
+
+
+SPARSITY_RULE = (
+    f"Each measured fraction of exact zeros in ReLU outputs counts if it lies within {SPARSITY_CENTRE:g} +- "
+    f"{SPARSITY_TOLERANCE:g}. Holds if all do; holds only in part if some do; does not hold if none does."
+)
+
+
+def sparsity(fractions: Mapping[str, float]) -> Verdict:
+    flags = [abs(v - SPARSITY_CENTRE) <= SPARSITY_TOLERANCE + 1e-12 for v in fractions.values()]
+    return Verdict(
+        "3",
+        "ReLU activations are sparse: about half the units are exactly 0",
+        _count(flags) if flags else NOT,
+        list(fractions.items()),
+        SPARSITY_RULE,
+    )
+
+
+DYING_RULE = (
+    f"ReLU dies: at the high learning rate at least {DEAD_HIGH_MIN:.0%} of ReLU's hidden units are dead "
+    f"(input <= 0 for every training example) at the end of training, and at least {DEAD_RISE_MIN:.0%} more "
+    f"than at the normal rate. LeakyReLU keeps them alive: its share of units stuck on the negative side at "
+    f"the high rate is at most {LEAKY_KEEPS_ALIVE_MAX_SHARE:g}x ReLU's dead share. Medians over seeds, mean "
+    "over hidden layers. Holds if both; holds only in part if one; does not hold if neither."
+)
+
+
+def dying(
+    relu_dead_normal: float,
+    relu_dead_high: float,
+    leaky_stuck_high: float,
+    extra: Optional[List[Tuple[str, object]]] = None,
+) -> Verdict:
+    dies = relu_dead_high >= DEAD_HIGH_MIN and relu_dead_high >= relu_dead_normal + DEAD_RISE_MIN
+    alive = leaky_stuck_high <= LEAKY_KEEPS_ALIVE_MAX_SHARE * relu_dead_high
+    return Verdict(
+        "4",
+        "High learning rates kill ReLU units; LeakyReLU (0.01) keeps them alive",
+        _count([dies, alive]),
+        [
+            ("ReLU dead, normal lr", relu_dead_normal),
+            ("ReLU dead, high lr", relu_dead_high),
+            ("LeakyReLU stuck negative, high lr", leaky_stuck_high),
+        ]
+        + list(extra or []),
+        DYING_RULE,
+    )
+
+
+COST_RULE = (
+    f"Each ELU / LeakyReLU time ratio (forward and backward, ours and torch's, paired rounds) counts if it is "
+    f">= {COST_RATIO_MIN:g}. Holds if all do; holds only in part if some do; does not hold if none does."
+)
+
+
+def elu_cost(ratios: Mapping[str, float]) -> Verdict:
+    flags = [r >= COST_RATIO_MIN for r in ratios.values()]
+    return Verdict(
+        "5",
+        "ELU costs somewhat more compute than LeakyReLU",
+        _count(flags) if flags else NOT,
+        list(ratios.items()),
+        COST_RULE,
+    )
+
+
+PRELU_RULE = (
+    f"Median |slope - 0.25| after training, per experiment. Holds if some experiment's is >= {SLOPE_MOVED:g}; "
+    f"holds only in part if the largest is in [{SLOPE_MOVED_A_LITTLE:g}, {SLOPE_MOVED:g}); does not hold below."
+)
+
+
+def prelu_learns(
+    median_shift: Mapping[str, float], extra: Optional[List[Tuple[str, object]]] = None
+) -> Verdict:
+    top = max(median_shift.values()) if median_shift else 0.0
+    v = HOLDS if top >= SLOPE_MOVED else PART if top >= SLOPE_MOVED_A_LITTLE else NOT
+    return Verdict(
+        "6",
+        "PReLU learns its negative slope (initial 0.25)",
+        v,
+        [(f"median |a-0.25|, {k}", s) for k, s in median_shift.items()] + list(extra or []),
+        PRELU_RULE,
+    )
+
+
+ARTICLE_RULE = (
+    f"Sigmoid slower: mean final loss of Sigmoid / ReLU >= {SIGMOID_SLOWER_LOSS_RATIO:g} and Sigmoid's final "
+    f"loss above ReLU's in at least {SIGMOID_SLOWER_SEED_SHARE:.0%} of seeds (same data and initial weights "
+    f"per seed). LeakyReLU tracks ReLU: |mean final loss LeakyReLU - ReLU| <= {LEAKY_TRACKS_REL:.0%} of ReLU's "
+    "or <= one standard deviation of ReLU's over seeds. Holds if both; holds only in part if one; does not "
+    "hold if neither."
+)
+
+
+def _mean(v: Sequence[float]) -> float:
+    return sum(v) / len(v)
+
+
+def _std(v: Sequence[float]) -> float:
+    if len(v) < 2:
+        return 0.0
+    m = _mean(v)
+    return math.sqrt(sum((a - m) ** 2 for a in v) / (len(v) - 1))
+
+
+def article(final_losses: Mapping[str, Sequence[float]]) -> Verdict:
+    """``final_losses[activation]`` lists final losses per seed, in the same seed order."""
+    sig, relu, leaky = final_losses["sigmoid"], final_losses["relu"], final_losses["leaky_relu"]
+    ratio = _mean(sig) / _mean(relu)
+    share = sum(1 for s, r in zip(sig, relu) if s > r) / len(sig)
+    slower = ratio >= SIGMOID_SLOWER_LOSS_RATIO and share >= SIGMOID_SLOWER_SEED_SHARE
+    gap = abs(_mean(leaky) - _mean(relu))
+    tracks = gap <= max(LEAKY_TRACKS_REL * _mean(relu), _std(relu))
+    return Verdict(
+        "7",
+        "The article's experiment: Sigmoid's loss falls slowly; ReLU's fast; LeakyReLU tracks ReLU",
+        _count([slower, tracks]),
+        [
+            ("final loss Sigmoid (mean)", _mean(sig)),
+            ("final loss ReLU (mean)", _mean(relu)),
+            ("final loss LeakyReLU (mean)", _mean(leaky)),
+            ("Sigmoid / ReLU", ratio),
+            ("seeds with Sigmoid > ReLU", share),
+            ("ReLU std over seeds", _std(relu)),
+            ("seeds", len(sig)),
+        ],
+        ARTICLE_RULE,
+    )
+
+
+def all_rules() -> Dict[str, str]:
+    """Every rule's text, by claim."""
+    return {
+        "1": SPEED_RULE,
+        "2": VANISH_RULE,
+        "3": SPARSITY_RULE,
+        "4": DYING_RULE,
+        "5": COST_RULE,
+        "6": PRELU_RULE,
+        "7": ARTICLE_RULE,
+    }
