@@ -13,8 +13,8 @@
 - :func:`dying_units` -- claim 4: the fraction of dead units over training at
   a normal and a high learning rate.
 
-The networks use our modules (``activations_ext.nn``); tanh uses
-``torch.nn.Tanh`` until the library has its own. Everything runs on the
+The networks use our modules (``activations_ext.nn``; an activation the
+spec table lacks would fall back to torch.nn's). Everything runs on the
 device :func:`bench.machine.pick_device` picks. Data loading, model
 initialisation and batch order are seeded; the seeds are in the results.
 """
@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from activations_ext.monitor import DeadUnitMonitor
 from bench.kernels import Activation, get_activation
 from bench.machine import pick_clock
 
@@ -151,12 +152,27 @@ def dead_unit_fractions(
 
     For ReLU such a unit outputs exactly 0 for all of ``x`` and gets no
     gradient from it: it is dead. For LeakyReLU, PReLU and ELU the same units
-    are stuck on the negative side but still pass a gradient. This is the one
-    place that measures dead units, with forward hooks; the dead-unit monitor
-    of ``activations_ext`` (``activations_ext.monitor.DeadUnitMonitor``) is to
-    replace it once it exists.
+    are stuck on the negative side but still pass a gradient. Measured with
+    the library's ``DeadUnitMonitor`` (its per-unit count is fused into our
+    forward kernels); layers that are not our modules are measured with a
+    forward hook instead.
     """
-    return [float((pre <= 0).all(dim=0).float().mean()) for pre, _ in hidden_io(model, hidden, x)]
+    names = {id(m): n for n, m in model.named_modules()}
+    monitor = DeadUnitMonitor(model)
+    with torch.no_grad(), monitor:
+        model(x)
+    watched = monitor.results()
+    out: List[float] = []
+    hooked = None
+    for i, m in enumerate(hidden):
+        r = watched.get(names.get(id(m), ""))
+        if r is not None:
+            out.append(float(r["dead_fraction"]))
+        else:
+            if hooked is None:
+                hooked = hidden_io(model, hidden, x)
+            out.append(float((hooked[i][0] <= 0).all(dim=0).float().mean()))
+    return out
 
 
 def zero_fractions(model: torch.nn.Module, hidden: Sequence[torch.nn.Module], x: torch.Tensor) -> List[float]:

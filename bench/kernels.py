@@ -65,8 +65,8 @@ def size_label(n: int) -> str:
 
 
 # --------------------------------------------------------------------------
-# The activations measured: every row of the spec table, plus torch.tanh as a
-# baseline for the "ReLU vs tanh" comparisons while our library has no Tanh.
+# The activations measured: every row of the spec table (and torch.tanh as the
+# baseline of the "ReLU vs tanh" comparisons if the table had no tanh).
 # --------------------------------------------------------------------------
 
 
