@@ -98,6 +98,16 @@ struct ScalarMath {
   static C10_HOST_DEVICE T select(bool c, T a, T b) {
     return c ? a : b;
   }
+  // max(x, 0) and min(max(x, lo), hi), NaN passing through.
+  template <typename T>
+  static C10_HOST_DEVICE T max0(T x) {
+    return x <= T(0) ? T(0) : x;
+  }
+  template <typename T>
+  static C10_HOST_DEVICE T clamp(T x, T lo, T hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+  }
   // erf(a) and exp(-a^2) together (the vector version shares one exp).
   template <typename T>
   struct ErfGauss {
@@ -134,7 +144,7 @@ struct ReluOp {
   static constexpr bool kSavesOutput = true;
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
-    return Math<T>::select(x <= T(0), T(0), x);
+    return Math<T>::max0(x);
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T y) const {
@@ -353,9 +363,7 @@ struct HardswishOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
-    T r = x + T(3);
-    r = Math<T>::select(r < T(0), T(0), r);
-    r = Math<T>::select(r > T(6), T(6), r);
+    const T r = Math<T>::clamp(x + T(3), T(0), T(6));
 #if defined(__CUDA_ARCH__)
     return x * r * T(acc_t(1) / acc_t(6));
 #else

@@ -30,6 +30,11 @@ struct VecMath {
   static V softplus(const V& z) {
     return at::vec::clamp_min(z, V(0)) + (V(0) - z.abs()).exp().log1p();
   }
+  // One max (min) instruction each; the operand order keeps NaN.
+  static V max0(const V& x) { return at::vec::clamp_min(x, V(0)); }
+  static V clamp(const V& x, const V& lo, const V& hi) {
+    return at::vec::clamp_max(at::vec::clamp_min(x, lo), hi);
+  }
   // Comparisons of Vectorized give all-ones lanes where true.
   static V select(const V& mask, const V& a, const V& b) {
     return V::blendv(b, a, mask);
