@@ -326,15 +326,18 @@ void channel_backward_contig(const Op& op, scalar_t* gin, const scalar_t* g,
     if constexpr (kReduced<scalar_t>) {
       op.grad_param(gl.b, xl.b, wl.b, gi.b).store(terms + VA::size());
     }
-    if (per_element) {
-      for (int64_t k = 0; k < count; ++k) {
-        acc[i + k] += static_cast<double>(terms[k]);
+    // Full steps take branch-free loops of constant length, which the
+    // compiler turns into float-to-double conversions and vector adds.
+    if (count == kLanes) {
+      double* dst = per_element ? acc + i : lane_sums;
+      for (int64_t k = 0; k < kLanes; ++k) {
+        dst[k] += static_cast<double>(terms[k]);
       }
     } else {
-      // Lanes past `count` hold terms of zero-filled g, x: exactly 0 for
-      // PReLU; bias_act's are masked here.
-      for (int64_t k = 0; k < kLanes; ++k) {
-        lane_sums[k] += k < count ? static_cast<double>(terms[k]) : 0.0;
+      // The tail: lanes past `count` hold terms of zero-filled inputs.
+      double* dst = per_element ? acc + i : lane_sums;
+      for (int64_t k = 0; k < count; ++k) {
+        dst[k] += static_cast<double>(terms[k]);
       }
     }
   });
