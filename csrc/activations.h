@@ -301,7 +301,8 @@ struct SiluOp {
   }
 };
 
-// softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold.
+// softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold
+// (the division done as a product with 1 / beta).
 // The log(1 + exp(.)) never overflows (Math::softplus). d/dx =
 // sigmoid(beta x) = s / (1 + e) with e = exp(-|beta x|) and s = 1 above
 // zero, e below: one exp, one division, never inf / inf (whatever the
@@ -311,10 +312,12 @@ struct SoftplusOp {
   static constexpr bool kSavesOutput = false;
   acc_t beta;
   acc_t threshold;
+  acc_t inv_beta;
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
     const T z = x * T(beta);
-    return Math<T>::select(z > T(threshold), x, Math<T>::softplus(z) / T(beta));
+    return Math<T>::select(z > T(threshold), x,
+                           Math<T>::softplus(z) * T(inv_beta));
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T x) const {
@@ -528,7 +531,8 @@ inline void with_forward_op(const ActParams& p, F&& f) {
       break;
     case Act::Softplus:
       f(SoftplusOp<acc_t>{static_cast<acc_t>(p.alpha),
-                          static_cast<acc_t>(p.threshold)});
+                          static_cast<acc_t>(p.threshold),
+                          static_cast<acc_t>(1.0 / p.alpha)});
       break;
     case Act::Mish:
       f(MishOp<acc_t>{});

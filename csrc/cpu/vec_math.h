@@ -62,13 +62,11 @@ struct VecMathFloat : VecMath<float> {
 
   // exp(x) for x <= 0, inline (ATen's exp is an out-of-line SLEEF call):
   // x = k*ln2 + r, exp(r) = 1 + r + r^2 * P(r) with Cephes' degree-5 P for
-  // expf (about 1 ulp), and 2^k built in the exponent field. Below -87.3 the
-  // result would be subnormal; it is flushed to 0 here, which is why the
-  // callers use it only where such tiny values do not matter (erf's and
-  // tanh's tails, where the result is 1 - e or a product with e). NaN stays
-  // NaN.
+  // expf (about 1 ulp), and 2^k applied as 2^k1 * 2^k2 with k1 = max(k,
+  // -126): both factors are normal, so results in the subnormal range are
+  // rounded once. Below -104 it gives 0; NaN stays NaN.
   static V exp_nonpos(const V& x_in) {
-    const V x = at::vec::clamp_min(x_in, V(-87.33654f));
+    const V x = at::vec::clamp_min(x_in, V(-104.0f));
     const V k = (x * V(1.44269504088896341f)).round();
     V r = at::vec::fmadd(k, V(-0.693359375f), x);
     r = at::vec::fmadd(k, V(2.12194440e-4f), r);
@@ -79,7 +77,8 @@ struct VecMathFloat : VecMath<float> {
     p = at::vec::fmadd(p, r, V(1.6666665459e-1f));
     p = at::vec::fmadd(p, r, V(5.0000001201e-1f));
     const V er = at::vec::fmadd(p, r * r, r) + V(1.0f);
-    return V::blendv(er * pow2(k), V(0.0f), x_in < V(-87.33654f));
+    const V k1 = at::vec::clamp_min(k, V(-126.0f));
+    return (er * pow2(k1)) * pow2(k - k1);
   }
 
   // erf, as ATen's (Abramowitz and Stegun 7.1.26, the formula torch's and
@@ -153,7 +152,7 @@ struct VecMathFloat : VecMath<float> {
   // approximation of 1 / (2 + u) good to 4% (enough for a term that small).
   // About 1 ulp in all, at half the cost of SLEEF's log1p.
   static V softplus(const V& z) {
-    const V u = (V(0.0f) - z.abs()).exp();
+    const V u = exp_nonpos(V(0.0f) - z.abs());
     const V d = V(2.0f) + u;
     const V d_err = (V(2.0f) - d) + u;  // 2 + u = d + d_err exactly
     const V s = u / d;
