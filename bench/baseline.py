@@ -102,6 +102,9 @@ def run_baseline(
     """Builds (or reuses) the private install for ``python`` and runs the kernel
     measurements there (``on_progress`` gets their progress lines). Returns
     their JSON."""
+    # Absolute (not resolved: a venv's python is a symlink that must stay one),
+    # since the measurement runs in another folder.
+    python = os.path.abspath(python)
     site = build_for(python, cpu_only, log)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(site)
