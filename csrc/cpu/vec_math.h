@@ -60,16 +60,26 @@ struct VecMathFloat : VecMath<float> {
         (at::vec::convert_to_int_of_same_size(k) + I(127)) * I(1 << 23));
   }
 
+  // x = k * ln2 + r with k integral and |r| <= ln2 / 2, ln2 split in two
+  // (Cody and Waite) so that k * ln2_hi is exact for |k| <= 127.
+  struct Ln2Split {
+    V k;
+    V r;
+  };
+  static Ln2Split reduce_ln2(const V& x) {
+    const V k = (x * V(1.44269504088896341f)).round();
+    V r = at::vec::fmadd(k, V(-0.693359375f), x);
+    r = at::vec::fmadd(k, V(2.12194440e-4f), r);
+    return {k, r};
+  }
+
   // exp(x) for x <= 0, inline (ATen's exp is an out-of-line SLEEF call):
   // x = k*ln2 + r, exp(r) = 1 + r + r^2 * P(r) with Cephes' degree-5 P for
   // expf (about 1 ulp), and 2^k applied as 2^k1 * 2^k2 with k1 = max(k,
   // -126): both factors are normal, so results in the subnormal range are
   // rounded once. Below -104 it gives 0; NaN stays NaN.
   static V exp_nonpos(const V& x_in) {
-    const V x = at::vec::clamp_min(x_in, V(-104.0f));
-    const V k = (x * V(1.44269504088896341f)).round();
-    V r = at::vec::fmadd(k, V(-0.693359375f), x);
-    r = at::vec::fmadd(k, V(2.12194440e-4f), r);
+    const auto [k, r] = reduce_ln2(at::vec::clamp_min(x_in, V(-104.0f)));
     V p(1.9875691500e-4f);
     p = at::vec::fmadd(p, r, V(1.3981999507e-3f));
     p = at::vec::fmadd(p, r, V(8.3334519073e-3f));
@@ -104,11 +114,8 @@ struct VecMathFloat : VecMath<float> {
 
   static V expm1(const V& x_in) {
     // clamp_min/clamp_max keep NaN (and are much cheaper than minimum/maximum).
-    const V x =
-        at::vec::clamp_max(at::vec::clamp_min(x_in, V(-87.0f)), V(88.0f));
-    const V k = (x * V(1.44269504088896341f)).round();
-    V r = at::vec::fmadd(k, V(-0.693359375f), x);
-    r = at::vec::fmadd(k, V(2.12194440e-4f), r);
+    const auto [k, r] = reduce_ln2(
+        at::vec::clamp_max(at::vec::clamp_min(x_in, V(-87.0f)), V(88.0f)));
     V p(1.977888314286247e-4f);
     p = at::vec::fmadd(p, r, V(1.3933555455878377e-3f));
     p = at::vec::fmadd(p, r, V(8.333500474691391e-3f));
