@@ -53,16 +53,20 @@ def _check_prelu(x: torch.Tensor, w: torch.Tensor, op: str) -> None:
             )
 
 
-def _prelu_input_like(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    # Mirrors prelu_input() in csrc/ops.cpp: layouts the kernels cannot walk
+def _channel_like(x: torch.Tensor, dim: int, param_numel: int) -> torch.Tensor:
+    # Mirrors channel_input() in csrc/ops.cpp: layouts the kernels cannot walk
     # are made contiguous first, and the output follows the layout used.
     if x.numel() == 0:
-        ok = True
-    elif w.numel() == 1:
+        return torch.empty_like(x)
+    if param_numel == 1:
         ok = _is_dense(x)
     else:
-        ok = x.is_contiguous() or (_is_dense(x) and x.stride(1) == 1)
+        ok = x.is_contiguous() or (_is_dense(x) and x.stride(dim) == 1)
     return torch.empty_like(x) if ok else torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def _prelu_like(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return _channel_like(x, 1 if x.dim() >= 2 else 0, w.numel())
 
 
 def _is_dense(x: torch.Tensor) -> bool:
@@ -146,14 +150,14 @@ def _elu_backward_fake(g, saved, alpha, scale, input_scale, saved_is_output):
 @torch.library.register_fake("activations_ext::prelu")
 def _prelu_fake(x, weight):
     _check_prelu(x, weight, "prelu")
-    return _prelu_input_like(x, weight)
+    return _prelu_like(x, weight)
 
 
 @torch.library.register_fake("activations_ext::prelu_backward")
 def _prelu_backward_fake(g, x, weight):
     _check_prelu(x, weight, "prelu_backward")
     _check_pair(g, x, "prelu_backward")
-    return _prelu_input_like(x, weight), torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
+    return _prelu_like(x, weight), torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
 
 
 # ----------------------------------------------------------------- modern set
@@ -196,17 +200,6 @@ for _name in (
     "hardswish_backward",
 ):
     torch.library.register_fake(f"activations_ext::{_name}")(_backward_fake(_name))
-
-
-def _channel_like(x: torch.Tensor, dim: int, param_numel: int) -> torch.Tensor:
-    # Mirrors channel_input() in csrc/ops.cpp.
-    if x.numel() == 0:
-        return torch.empty_like(x)
-    if param_numel == 1:
-        ok = _is_dense(x)
-    else:
-        ok = x.is_contiguous() or (_is_dense(x) and x.stride(dim) == 1)
-    return torch.empty_like(x) if ok else torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
 def _check_bias(x, bias, dim, op):
