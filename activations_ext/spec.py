@@ -7,6 +7,7 @@ in nn.py, and one row here. The tests and benchmarks then cover it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -40,6 +41,10 @@ class ActivationSpec:
         grad_kinks: inputs where torch's own gradient differs between its
             versions and devices (hardswish at -3 and 3); gradient comparisons
             move them off the kink.
+        precise: a float64 formula of the same function for the tests'
+            reference, where torch's own float64 loses accuracy (its gelu
+            writes 1 + erf(x / sqrt 2), which cancels to 0 below x = -8).
+            None: torch's float64 result is the reference.
     """
 
     name: str
@@ -58,6 +63,12 @@ class ActivationSpec:
     exact: bool = False
     grad_kinks: Sequence[float] = ()
     inplace_copies_input: bool = False
+    precise: Optional[Callable[..., torch.Tensor]] = None
+
+    @property
+    def reference64(self) -> Callable[..., torch.Tensor]:
+        """The function the tests' float64 reference is computed with."""
+        return self.precise or self.reference
 
     @property
     def has_inplace(self) -> bool:
@@ -71,6 +82,15 @@ class ActivationSpec:
         gen = torch.Generator().manual_seed(channels)
         w = torch.rand(channels, generator=gen, dtype=torch.float64) * 0.5 - 0.1
         return w.to(dtype=x.dtype, device=x.device)
+
+
+def _gelu_precise(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    # x * Phi(x) through erfc, and the tanh form as x * sigmoid(2u)
+    # (1 + tanh(u) = 2 sigmoid(2u)): neither cancels for negative x.
+    if approximate == "tanh":
+        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+        return x * torch.sigmoid(2.0 * inner)
+    return 0.5 * x * torch.special.erfc(-x * math.sqrt(0.5))
 
 
 SPECS: tuple[ActivationSpec, ...] = (
@@ -162,6 +182,7 @@ SPECS: tuple[ActivationSpec, ...] = (
         forward_op="gelu",
         backward_op="gelu_backward",
         param_cases=({}, {"approximate": "tanh"}),
+        precise=lambda x, approximate="none": _gelu_precise(x, approximate),
     ),
     ActivationSpec(
         name="silu",

@@ -92,6 +92,7 @@ struct ScalarMath {
   ACTEXT_SCALAR_FN(expm1, expm1f, expm1)
   ACTEXT_SCALAR_FN(tanh, tanhf, tanh)
   ACTEXT_SCALAR_FN(erf, erff, erf)
+  ACTEXT_SCALAR_FN(erfc, erfcf, erfc)
   ACTEXT_SCALAR_FN(log1p, log1pf, log1p)
   ACTEXT_SCALAR_FN(abs, fabsf, fabs)
   template <typename T>
@@ -117,6 +118,16 @@ struct ScalarMath {
   template <typename T>
   static C10_HOST_DEVICE ErfGauss<T> erf_gauss(T a) {
     return {erf(a), exp(-a * a)};
+  }
+  // erfc(a) and exp(-a^2) together.
+  template <typename T>
+  static C10_HOST_DEVICE ErfGauss<T> erfc_gauss(T a) {
+    return {erfc(a), exp(-a * a)};
+  }
+  // exp(x) for x <= 0 (the vector version has a cheaper inline one).
+  template <typename T>
+  static C10_HOST_DEVICE T exp_nonpos(T x) {
+    return exp(x);
   }
   // log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
   template <typename T>
@@ -239,7 +250,9 @@ struct TanhOp {
   }
 };
 
-// gelu(x) = x/2 * (1 + erf(x / sqrt(2))), in ATen's order of operations.
+// gelu(x) = x * Phi(x) = x/2 * erfc(-x / sqrt(2)). ATen writes it as
+// x/2 * (1 + erf(x / sqrt(2))), which cancels for x < 0 (1 + erf(-2) keeps
+// only a few correct bits); erfc keeps full relative accuracy in the tail.
 // d/dx = cdf(x) + x * pdf(x).
 template <typename acc_t>
 struct GeluOp {
@@ -248,19 +261,41 @@ struct GeluOp {
   static constexpr acc_t kBeta = acc_t(0.39894228040143267794);  // 1/sqrt(2 pi)
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
-    return x * T(0.5) * (T(1) + Math<T>::erf(x * T(kAlpha)));
+    return x * T(0.5) * Math<T>::erfc(T(0) - x * T(kAlpha));
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T x) const {
-    // exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erf and the pdf.
-    const auto eg = Math<T>::erf_gauss(x * T(kAlpha));
-    const T cdf = T(0.5) * (T(1) + eg.erf);
+    // exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erfc and the pdf.
+    const auto eg = Math<T>::erfc_gauss(T(0) - x * T(kAlpha));
+    const T cdf = T(0.5) * eg.erf;
     const T pdf = T(kBeta) * eg.gauss;
     return g * (cdf + x * pdf);
   }
 };
 
-// gelu(x, approximate='tanh') = x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// The logistic function's two halves, s = sigmoid(z) and 1 - s, each without
+// cancellation or overflow: with e = exp(-|z|) <= 1, they are 1 / (1 + e)
+// and e / (1 + e), in the order the sign of z gives.
+template <typename T>
+struct SigmoidPair {
+  T s;
+  T one_minus_s;
+};
+template <typename T>
+C10_HOST_DEVICE SigmoidPair<T> sigmoid_pair(T z) {
+  const T e = Math<T>::exp_nonpos(T(0) - Math<T>::abs(z));
+  const T r = T(1) / (T(1) + e);
+  const T er = e * r;
+  const auto pos = z > T(0);
+  return {Math<T>::select(pos, r, er), Math<T>::select(pos, er, r)};
+}
+
+// gelu(x, approximate='tanh') = x/2 * (1 + tanh(u)) with
+// u = sqrt(2/pi) (x + 0.044715 x^3). Since (1 + tanh(u)) / 2 = sigmoid(2u),
+// it is x * sigmoid(2u): no cancellation where tanh(u) nears -1 (x < -3),
+// where torch's form keeps only a few correct bits. Likewise
+// 1 - tanh(u)^2 = 4 s (1 - s) in the derivative
+//   d/dx = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
 template <typename acc_t>
 struct GeluTanhOp {
   static constexpr bool kSavesOutput = false;
@@ -269,19 +304,15 @@ struct GeluTanhOp {
   template <typename T>
   C10_HOST_DEVICE T forward(T x) const {
     const T inner = T(kBeta) * (x + T(kKappa) * (x * x * x));
-    return T(0.5) * x * (T(1) + Math<T>::tanh(inner));
+    return x * sigmoid_pair(inner + inner).s;
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T x) const {
     const T x_sq = x * x;
     const T inner = T(kBeta) * (x + T(kKappa) * (x_sq * x));
-    const T t = Math<T>::tanh(inner);
-    const T left = T(0.5) * x;
-    const T right = T(1) + t;
-    const T left_derivative = T(0.5) * right;
-    const T right_derivative =
-        left * (T(1) - t * t) * T(kBeta) * (T(1) + T(3) * T(kKappa) * x_sq);
-    return g * (left_derivative + right_derivative);
+    const auto p = sigmoid_pair(inner + inner);
+    const T inner_derivative = T(kBeta) * (T(1) + T(3) * T(kKappa) * x_sq);
+    return g * (p.s + (x + x) * p.s * p.one_minus_s * inner_derivative);
   }
 };
 

@@ -14,7 +14,7 @@ import copy
 
 import pytest
 import torch
-from conftest import ALL_CASES, SPECS, assert_matches_reference, call, make_input
+from conftest import ALL_CASES, SPECS, assert_matches_reference, call, make_input, reference_forward
 from models import activations_of, build, example_input
 from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -101,10 +101,8 @@ def test_autocast_forward_matches_torch(spec, params, amp_device, amp_dtype):
             # The op ran in its output's dtype: compare against float64 math
             # on the inputs rounded to that dtype.
             run = theirs.dtype
-            ref = call(
-                spec, spec.reference, x.to(run).double(), params, None if w is None else w.to(run).double()
-            )
-            assert_matches_reference(ours, theirs, ref, run, exact=spec.exact, what=what)
+            ref, spread = reference_forward(spec, x.to(run), params, None if w is None else w.to(run))
+            assert_matches_reference(ours, theirs, ref, run, exact=spec.exact, what=what, spread=spread)
 
 
 def test_prelu_with_float32_weight_and_half_input_runs_under_autocast():

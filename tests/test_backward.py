@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ALL_CASES, DTYPES, SPECS, assert_matches_reference, call, make_input
+from conftest import ALL_CASES, DTYPES, SPECS, assert_matches_reference, call, make_input, reference_grads
 
 import activations_ext.functional as AF
 
@@ -25,11 +25,13 @@ def _check_grads(spec, params, x, what=""):
     g = make_input(x.shape, x.dtype, x.device, seed=7, specials=False)
     _, ours = _grads(spec, spec.ours, x, params, w, g)
     _, theirs = _grads(spec, spec.reference, x, params, w, g)
-    _, ref = _grads(spec, spec.reference, x.double(), params, None if w is None else w.double(), g.double())
+    ref, spreads = reference_grads(spec, x, params, w, g)
     names = ("grad_input", "grad_weight")
-    for name, o, t, r in zip(names, ours, theirs, ref):
+    for name, o, t, r, sp in zip(names, ours, theirs, ref, spreads):
         exact = spec.exact and name == "grad_input"
-        assert_matches_reference(o, t, r, x.dtype, exact=exact, what=f"{spec.name}{params} {name} {what}")
+        assert_matches_reference(
+            o, t, r, x.dtype, exact=exact, what=f"{spec.name}{params} {name} {what}", spread=sp
+        )
 
 
 @pytest.mark.parametrize("shape", [(), (0,), (1025,), (4, 3, 5, 5), (6, 9)], ids=str)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ALL_CASES, DTYPES, SPECS, assert_matches_reference, call, make_input
+from conftest import ALL_CASES, DTYPES, SPECS, assert_matches_reference, call, make_input, reference_forward
 
 SHAPES = [(), (0,), (3, 0, 2), (1,), (1023,), (1025,), (7, 33), (2, 3, 5, 7)]
 
@@ -13,8 +13,10 @@ def _check(spec, params, x, what=""):
     w = spec.make_weight(x)
     ours = call(spec, spec.ours, x, params, w)
     theirs = call(spec, spec.reference, x, params, w)
-    ref = call(spec, spec.reference, x.double(), params, None if w is None else w.double())
-    assert_matches_reference(ours, theirs, ref, x.dtype, exact=spec.exact, what=f"{spec.name}{params} {what}")
+    ref, spread = reference_forward(spec, x, params, w)
+    assert_matches_reference(
+        ours, theirs, ref, x.dtype, exact=spec.exact, what=f"{spec.name}{params} {what}", spread=spread
+    )
     return ours, theirs
 
 

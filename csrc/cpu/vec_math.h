@@ -19,6 +19,8 @@ struct VecMath {
   static V expm1(const V& x) { return x.expm1(); }
   static V tanh(const V& x) { return x.tanh(); }
   static V erf(const V& x) { return x.erf(); }
+  static V erfc(const V& x) { return x.erfc(); }
+  static V exp_nonpos(const V& x) { return x.exp(); }
   static V abs(const V& x) { return x.abs(); }
   struct ErfGauss {
     V erf;
@@ -26,6 +28,9 @@ struct VecMath {
   };
   static ErfGauss erf_gauss(const V& a) {
     return {a.erf(), (V(0) - a * a).exp()};
+  }
+  static ErfGauss erfc_gauss(const V& a) {
+    return {a.erfc(), (V(0) - a * a).exp()};
   }
   static V softplus(const V& z) {
     return at::vec::clamp_min(z, V(0)) + (V(0) - z.abs()).exp().log1p();
@@ -112,6 +117,12 @@ struct VecMathFloat : VecMath<float> {
   }
   static V erf(const V& a) { return erf_gauss(a).erf; }
 
+  // erfc (SLEEF's, 1.5 ulp, with full relative accuracy in the tail) and
+  // exp(-a^2) with the inline exp.
+  static ErfGauss erfc_gauss(const V& a) {
+    return {a.erfc(), exp_nonpos(V(0.0f) - a * a)};
+  }
+
   static V expm1(const V& x_in) {
     // clamp_min/clamp_max keep NaN (and are much cheaper than minimum/maximum).
     const auto [k, r] = reduce_ln2(
@@ -131,9 +142,11 @@ struct VecMathFloat : VecMath<float> {
 
   // tanh. SLEEF's vectorized tanh costs about four exps here. Near zero
   // (|x| < 0.625) the odd polynomial of Cephes' tanhf (0.7 ulp on that
-  // interval); elsewhere (1 - e) / (1 + e) with e = exp(-2|x|) <= 0.29,
-  // which loses at most a bit there and saturates to exactly 1. The sign is
-  // copied back from x; NaN stays NaN.
+  // interval); elsewhere 1 - 2e / (1 + e) with e = exp(-2|x|) <= 0.29: the
+  // subtracted term carries all the rounding error and is small, so the
+  // result is within about half an ulp near saturation, where the
+  // derivative 1 - y^2 (torch's tanh backward, from the output) would
+  // magnify any error of y. The sign is copied back from x; NaN stays NaN.
   static V tanh(const V& x) {
     const V a = x.abs();
     const V z = x * x;
@@ -144,7 +157,7 @@ struct VecMathFloat : VecMath<float> {
     p = at::vec::fmadd(p, z, V(-3.33332819422e-1f));
     const V small = at::vec::fmadd(p * z, x, x);
     const V e = exp_nonpos(V(0.0f) - (a + a));  // exp(-2|x|)
-    const V big_abs = (V(1.0f) - e) / (V(1.0f) + e);
+    const V big_abs = V(1.0f) - (e + e) / (V(1.0f) + e);
     const V big = V::blendv(big_abs, V(0.0f) - big_abs, x < V(0.0f));
     return V::blendv(big, small, a < V(0.625f));
   }
