@@ -147,3 +147,23 @@ def forward_backward(model: nn.Module, x: torch.Tensor):
     y = model(x)
     y.float().square().sum().backward()
     return y.detach(), {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def every_activation(width: int = 16, inplace: bool = False, seed: int = 0) -> nn.Module:
+    """A stack of Linear layers with one of our modules of every spec case
+    (every activation, each parameter set of the table) between them; with
+    `inplace`, the in-place form wherever there is one."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for spec in SPECS:
+        for params in spec.param_cases:
+            layers.append(nn.Linear(width, width))
+            kwargs = dict(params)
+            if spec.weight:
+                kwargs["num_parameters"] = width
+            # In place needs a non-negative slope or alpha (torch's rule too).
+            if inplace and spec.has_inplace and all(v >= 0 for v in params.values() if isinstance(v, float)):
+                kwargs["inplace"] = True
+            layers.append(spec.module(**kwargs))
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 import torch
-from models import build, example_input, forward_backward
+from models import build, every_activation, example_input, forward_backward
 from torch._dynamo.testing import CompileCounterWithBackend
 
 import activations_ext
@@ -135,3 +135,28 @@ def test_converted_model_compiles_under_autocast():
     for n in g_e:
         assert g_c[n].dtype == torch.float32
         torch.testing.assert_close(g_c[n], g_e[n], rtol=2e-2, atol=1e-3, msg=n)
+
+
+# ----------------------------------------------------- every activation
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["out-of-place", "inplace"])
+def test_every_activation_compiles_with_inductor(inplace):
+    """Every activation of the table, each parameter set, in one model:
+    inductor compiles it into one graph (fullgraph), forward and backward,
+    with dynamic batch sizes, and matches eager."""
+    torch._dynamo.reset()
+    eager = every_activation(inplace=inplace)
+    model = copy.deepcopy(eager)
+    counter = CompileCounterWithBackend("inductor")
+    compiled = torch.compile(model, backend=counter, fullgraph=True, dynamic=True)
+    frames = []
+    for batch in (5, 8):
+        x = torch.randn(batch, 16)
+        y_e, g_e = forward_backward(eager, x)
+        y_c, g_c = _compiled_forward_backward(compiled, x)
+        frames.append(counter.frame_count)
+        torch.testing.assert_close(y_c, y_e, rtol=1e-4, atol=1e-5)
+        for n in g_e:
+            torch.testing.assert_close(g_c[n], g_e[n], rtol=1e-4, atol=1e-5, msg=n)
+    assert frames[0] >= 1 and frames == [frames[0]] * len(frames), f"recompiled: {frames}"

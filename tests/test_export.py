@@ -9,7 +9,7 @@ import io
 
 import pytest
 import torch
-from models import build, example_input, forward_backward
+from models import build, every_activation, example_input, forward_backward
 from torch.export import Dim
 
 import activations_ext
@@ -94,3 +94,17 @@ def test_exported_training_graph_trains_like_eager(name):
         torch.testing.assert_close(g_ex[n], g[n], msg=n)
     for (n, b), b_ex in zip(model.named_buffers(), exported.buffers()):
         torch.testing.assert_close(b_ex, b, msg=n)
+
+
+def test_every_activation_exports():
+    """Every activation of the table in one model: the exported program keeps
+    each of our forward operators, calls none of torch's activations, and
+    equals eager for other batch sizes."""
+    model = every_activation().eval()
+    program = torch.export.export(model, (torch.randn(4, 16),), dynamic_shapes=({0: Dim("batch", min=2)},))
+    assert _our_ops(program) == {s.forward_op for s in SPECS}
+    assert not [t for t in _targets(program) if t.startswith(ATEN_ACTIVATIONS)]
+    exported = program.module()
+    for b in (3, 9):
+        x = torch.randn(b, 16)
+        assert torch.equal(exported(x), model(x))
