@@ -262,10 +262,13 @@ def _second_order(op_name: str, backward_op, reference, saves_output: bool = Fal
                 ds = -2.0 * gg * g * s
             else:
                 f = reference(*ctx.params)
+                # With create_graph (grad mode on here), the result stays
+                # attached to s, g and gg, so that third order is right.
+                create = torch.is_grad_enabled()
                 with torch.enable_grad():
-                    s_ = s.detach().requires_grad_(True)
+                    s_ = s if (create and s.requires_grad) else s.detach().requires_grad_(True)
                     (d1,) = torch.autograd.grad(f(s_), s_, torch.ones_like(s_), create_graph=True)
-                    (ds,) = torch.autograd.grad(d1, s_, gg * g)
+                    (ds,) = torch.autograd.grad(d1, s_, gg * g, create_graph=create)
         return (dg, ds) + (None,) * len(ctx.params)
 
     torch.library.register_autograd(f"activations_ext::{op_name}", backward, setup_context=setup_context)
