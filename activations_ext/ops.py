@@ -236,61 +236,6 @@ def _bias_act_backward_fake(g, x, bias, act, dim, alpha, gain, clamp, bias_grad)
     return gi, gb
 
 
-# ------------------------------------------------------------- second order
-#
-# The backward operators of the modern set get their autograd here. The
-# derivative of `grad_input = backward(g, s)` in g is the backward operator
-# itself (it is linear in g); in the saved tensor s it is computed with
-# torch's own (twice differentiable) reference function. First-order
-# backward never comes here: the C++ autograd calls these operators below
-# autograd unless a graph of the backward is being built.
-
-
-def _second_order(op_name: str, backward_op, reference, saves_output: bool = False):
-    def setup_context(ctx, inputs, output):
-        g, s, *params = inputs
-        ctx.save_for_backward(g, s)
-        ctx.params = params
-
-    def backward(ctx, gg):
-        g, s = ctx.saved_tensors
-        dg = ds = None
-        if ctx.needs_input_grad[0]:
-            dg = backward_op(gg, s, *ctx.params)
-        if ctx.needs_input_grad[1]:
-            if saves_output:  # tanh: backward = g * (1 - y^2)
-                ds = -2.0 * gg * g * s
-            else:
-                f = reference(*ctx.params)
-                # With create_graph (grad mode on here), the result stays
-                # attached to s, g and gg, so that third order is right.
-                create = torch.is_grad_enabled()
-                with torch.enable_grad():
-                    s_ = s if (create and s.requires_grad) else s.detach().requires_grad_(True)
-                    (d1,) = torch.autograd.grad(f(s_), s_, torch.ones_like(s_), create_graph=True)
-                    (ds,) = torch.autograd.grad(d1, s_, gg * g, create_graph=create)
-        return (dg, ds) + (None,) * len(ctx.params)
-
-    torch.library.register_autograd(f"activations_ext::{op_name}", backward, setup_context=setup_context)
-
-
-_lib = torch.ops.activations_ext
-_second_order("tanh_backward", _lib.tanh_backward.default, None, saves_output=True)
-_second_order(
-    "gelu_backward",
-    _lib.gelu_backward.default,
-    lambda approximate: lambda t: torch.nn.functional.gelu(t, approximate=approximate),
-)
-_second_order("silu_backward", _lib.silu_backward.default, lambda: torch.nn.functional.silu)
-_second_order(
-    "softplus_backward",
-    _lib.softplus_backward.default,
-    lambda beta, threshold: lambda t: torch.nn.functional.softplus(t, beta, threshold),
-)
-_second_order("mish_backward", _lib.mish_backward.default, lambda: torch.nn.functional.mish)
-_second_order("hardswish_backward", _lib.hardswish_backward.default, lambda: torch.nn.functional.hardswish)
-
-
 def _bias_act_reference(x, bias, act, dim, alpha, gain, clamp):
     """bias_act written with torch's ops (the reference for tests and for
     its second derivative)."""
@@ -318,40 +263,6 @@ def _bias_act_reference(x, bias, act, dim, alpha, gain, clamp):
     if clamp is not None:
         y = y.clamp(-clamp, clamp)
     return y
-
-
-def _bias_act_backward_setup(ctx, inputs, output):
-    g, x, bias, *params = inputs
-    ctx.save_for_backward(g, x, bias)
-    ctx.params = params  # act, dim, alpha, gain, clamp, bias_grad
-
-
-def _bias_act_backward_backward(ctx, ggx, ggb):
-    g, x, bias = ctx.saved_tensors
-    act, dim, alpha, gain, clamp, bias_grad = ctx.params
-    # (gx, gb) = (J^T g, sum of J^T g over all but `dim`), J the Jacobian of
-    # the reference. Upstream (ggx, ggb) combine into one gradient for gx.
-    total = torch.zeros_like(x) if ggx is None else ggx
-    if bias_grad and ggb is not None and bias is not None:
-        shape = [1] * x.dim()
-        shape[dim % x.dim()] = -1
-        total = total + ggb.view(shape)
-    with torch.enable_grad():
-        g_ = g.detach().requires_grad_(True)
-        x_ = x.detach().requires_grad_(True)
-        b_ = None if bias is None else bias.detach().requires_grad_(True)
-        y = _bias_act_reference(x_, b_, act, dim, alpha, gain, clamp)
-        (gx,) = torch.autograd.grad(y, x_, g_, create_graph=True)
-        wrt = [g_, x_] + ([b_] if b_ is not None else [])
-        grads = torch.autograd.grad(gx, wrt, total, allow_unused=True)
-    dg, dx = grads[0], grads[1]
-    db = grads[2] if b_ is not None else None
-    return (dg, dx, db) + (None,) * 6
-
-
-torch.library.register_autograd(
-    "activations_ext::bias_act_backward", _bias_act_backward_backward, setup_context=_bias_act_backward_setup
-)
 
 
 # ------------------------------------------------- forward with unit counts

@@ -1,34 +1,43 @@
-// Autograd for every operator, in C++, registered for the Autograd dispatch
-// key: plain autograd Nodes for the out-of-place ReLU, Sigmoid, LeakyReLU and
-// ELU (the hot path), torch::autograd::Function's for everything else.
+// Autograd for every operator, the way ATen's generated VariableType kernels
+// do it: the Autograd kernel runs the operator below autograd, records a
+// plain autograd Node (set_history / rebase_history) and, when an input
+// carries a forward-mode tangent, computes the output's tangent
+// (_fw_grad / _set_fw_grad). Unlike torch::autograd::Function, which is
+// refused under torch.func transforms by design, such kernels work under
+// grad, vjp, jacrev, jvp, jacfwd and hessian.
 //
-// Why C++ rather than torch.library.register_autograd: the per-call cost.
-// Measured on this project's 2-core machine at 1K elements, a Python
-// register_autograd path costs about 1.8x torch's native forward+backward,
-// a C++ Function about 1.1x; small layers should not get slower with us.
-// register_autograd also refuses operators that mutate their input, and the
-// in-place variants here need mark_dirty.
+// One mechanism serves every operator:
+// - a forward operator's Node calls our backward operator; its forward
+//   tangent is that same backward operator applied to the input's tangent
+//   (for an elementwise activation, f'(x) * t is what backward computes
+//   from the incoming gradient t);
+// - a backward operator B(g, s) = g * f'(s) has a Node of its own: in g it
+//   is linear (B itself), in s it needs d f'(s) / ds, which each family
+//   writes as a composite of our operators and ATen arithmetic (`second`
+//   below), itself differentiable. So gradients of any order, and forward
+//   AD of the backward operators (hessian = jacfwd(jacrev(f))), come from
+//   our own operators.
 //
-// Each forward Function calls the operator below autograd; its backward calls
-// our backward operator through the dispatcher, and each backward operator
-// has a Function of its own, so gradients exist to second order (and beyond:
-// the double-backward formulas are differentiable ATen expressions).
-// Forward-mode AD and torch.func transforms are not supported.
+// Each activation is a family: a small struct naming its operators and
+// scalar parameters; the templates below do the rest.
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/VariableTypeUtils.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/autograd/saved_variable.h>
 #include <torch/library.h>
 
+#include <cmath>
+#include <string>
+
 namespace activations_ext {
 namespace {
 
 using at::Tensor;
-using torch::autograd::AutogradContext;
-using torch::autograd::Function;
+using torch::autograd::Node;
+using torch::autograd::SavedVariable;
 using torch::autograd::variable_list;
 
 // ------------------------------------------------ dispatcher entry points
@@ -47,12 +56,14 @@ c10::TypedOperatorHandle<Sig> handle(const char* name) {
     return op.call(std::forward<Args>(args)...);                  \
   }
 
-ACTEXT_OP(relu_op, "relu", Tensor(const Tensor&))
-ACTEXT_OP(relu_inplace_op, "relu_", void(const Tensor&))
-ACTEXT_OP(relu_bwd_op, "relu_backward", Tensor(const Tensor&, const Tensor&))
-ACTEXT_OP(sigmoid_op, "sigmoid", Tensor(const Tensor&))
-ACTEXT_OP(sigmoid_bwd_op, "sigmoid_backward",
-          Tensor(const Tensor&, const Tensor&))
+using Unary = Tensor(const Tensor&);
+using UnaryInplace = void(const Tensor&);
+using UnaryBackward = Tensor(const Tensor&, const Tensor&);
+ACTEXT_OP(relu_op, "relu", Unary)
+ACTEXT_OP(relu_inplace_op, "relu_", UnaryInplace)
+ACTEXT_OP(relu_bwd_op, "relu_backward", UnaryBackward)
+ACTEXT_OP(sigmoid_op, "sigmoid", Unary)
+ACTEXT_OP(sigmoid_bwd_op, "sigmoid_backward", UnaryBackward)
 ACTEXT_OP(leaky_op, "leaky_relu", Tensor(const Tensor&, double, bool))
 ACTEXT_OP(leaky_inplace_op, "leaky_relu_", void(const Tensor&, double))
 ACTEXT_OP(leaky_bwd_op, "leaky_relu_backward",
@@ -61,14 +72,8 @@ ACTEXT_OP(elu_op, "elu", Tensor(const Tensor&, double, double, double, bool))
 ACTEXT_OP(elu_inplace_op, "elu_", void(const Tensor&, double, double, double))
 ACTEXT_OP(elu_bwd_op, "elu_backward",
           Tensor(const Tensor&, const Tensor&, double, double, double, bool))
-ACTEXT_OP(prelu_op, "prelu", Tensor(const Tensor&, const Tensor&))
-using PreluBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
-                                                    const Tensor&,
-                                                    const Tensor&);
-ACTEXT_OP(prelu_bwd_op, "prelu_backward", PreluBackwardSig)
-using Unary = Tensor(const Tensor&);
-using UnaryInplace = void(const Tensor&);
-using UnaryBackward = Tensor(const Tensor&, const Tensor&);
+ACTEXT_OP(selu_op, "selu", Unary)
+ACTEXT_OP(selu_inplace_op, "selu_", UnaryInplace)
 ACTEXT_OP(tanh_op, "tanh", Unary)
 ACTEXT_OP(tanh_bwd_op, "tanh_backward", UnaryBackward)
 ACTEXT_OP(gelu_op, "gelu", Tensor(const Tensor&, c10::string_view))
@@ -83,11 +88,14 @@ ACTEXT_OP(softplus_bwd_op, "softplus_backward",
 ACTEXT_OP(mish_op, "mish", Unary)
 ACTEXT_OP(mish_inplace_op, "mish_", UnaryInplace)
 ACTEXT_OP(mish_bwd_op, "mish_backward", UnaryBackward)
-ACTEXT_OP(selu_op, "selu", Unary)
-ACTEXT_OP(selu_inplace_op, "selu_", UnaryInplace)
 ACTEXT_OP(hardswish_op, "hardswish", Unary)
 ACTEXT_OP(hardswish_inplace_op, "hardswish_", UnaryInplace)
 ACTEXT_OP(hardswish_bwd_op, "hardswish_backward", UnaryBackward)
+ACTEXT_OP(prelu_op, "prelu", Tensor(const Tensor&, const Tensor&))
+using PreluBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
+                                                    const Tensor&,
+                                                    const Tensor&);
+ACTEXT_OP(prelu_bwd_op, "prelu_backward", PreluBackwardSig)
 using BiasActSig = Tensor(const Tensor&, const std::optional<Tensor>&,
                           c10::string_view, int64_t, double, double,
                           std::optional<double>);
@@ -104,11 +112,25 @@ using PreluCountSig = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&,
 ACTEXT_OP(prelu_count_op, "prelu_count", PreluCountSig)
 #undef ACTEXT_OP
 
+// ----------------------------------------------------------------- helpers
+
+bool grad_mode() { return at::GradMode::is_enabled(); }
+
 // True when autograd must record this call.
-template <typename... T>
-bool needs_grad(const T&... ts) {
-  return at::GradMode::is_enabled() &&
-         (... || (ts.defined() && ts.requires_grad()));
+bool needs_grad(const Tensor& t) { return t.defined() && t.requires_grad(); }
+
+// The forward-mode tangent of `t` (undefined when it has none).
+Tensor tangent(const Tensor& t) {
+  return t.defined() ? t._fw_grad(/*level=*/0) : Tensor();
+}
+
+// `t` without its tangent, for the tangent formulas (as the generated
+// kernels' toNonOptPrimal): a formula evaluated on a dual tensor would give
+// a tangent that has a tangent of its own.
+Tensor primal(const Tensor& t) {
+  return (t.defined() && t._fw_grad(/*level=*/0).defined())
+             ? t._fw_primal(/*level=*/0)
+             : t;
 }
 
 // Runs `f` with the Autograd key (and ADInplaceOrView) skipped.
@@ -125,21 +147,19 @@ bool can_save_output(const Tensor& x) {
   return x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble;
 }
 
-Tensor undefined() { return Tensor(); }
-
-// ----------------------------------------------- lean nodes (hot path)
-//
-// torch::autograd::Function is general (dirty and non-differentiable
-// outputs, views, a dictionary of saved values), and its bookkeeping cost
-// about 2 us per call forward and as much backward here, 1.3-1.4x torch's
-// own forward+backward at 1K elements. The out-of-place ReLU, Sigmoid,
-// LeakyReLU and ELU, the calls every network makes, therefore record a
-// plain autograd Node, as torch's generated code does: it saves one tensor
-// and its scalar parameters and calls our backward operator (through the
-// dispatcher, so a graph of the backward is recorded when one is wanted).
+// a + b where either may be undefined (an undefined tensor is zero).
+Tensor add_defined(const Tensor& a, const Tensor& b) {
+  if (!a.defined()) {
+    return b;
+  }
+  if (!b.defined()) {
+    return a;
+  }
+  return a + b;
+}
 
 // Nodes are reference counted with c10::intrusive_ptr in recent torch and
-// with std::shared_ptr in older releases (2.4 among them); both are handled.
+// with std::shared_ptr in older releases; both are handled.
 template <typename N>
 auto make_node() {
   if constexpr (std::is_base_of_v<c10::intrusive_ptr_target, N>) {
@@ -149,324 +169,567 @@ auto make_node() {
   }
 }
 
-template <typename Params>
-struct ActivationNode : torch::autograd::Node {
-  using BackwardFn = Tensor (*)(const Tensor&, const Tensor&, const Params&);
-  torch::autograd::SavedVariable saved;
-  Params params;
-  BackwardFn backward = nullptr;
-  const char* op_name = "";
+// The owning pointer to a node, which SavedVariable::unpack wants so that a
+// saved output comes back attached to the graph.
+template <typename Self>
+auto self_pointer(Self* self) {
+  if constexpr (std::is_base_of_v<c10::intrusive_ptr_target, Self>) {
+    return c10::intrusive_ptr<Node>::reclaim_copy(self);
+  } else {
+    return self->shared_from_this();
+  }
+}
+
+// The error for an in-place call on a tensor autograd cannot rewrite
+// (a leaf that requires grad, a view of one), as torch's in-place ops give.
+void check_inplace(const Tensor& x, bool requires_grad) {
+  torch::autograd::check_inplace(x, requires_grad);
+}
+
+// ------------------------------------------------------------ the families
+//
+// A family names its operators and parameters:
+//   P                           the scalar parameters (forward arguments)
+//   kName                       for the Node's name
+//   forward(x, p), inplace(x, p)  the operators (inplace only if kInplace)
+//   backward(g, s, p, from_output)  the backward operator: g * f'(s)
+//   second(h, s, p, from_output)   h * d f'(s) / ds, differentiable; an
+//                               undefined tensor where it is zero
+//   from_output(x, p)           whether the forward saves its output
+//   kInplace, kInplaceCopiesInput  in-place form; whether, when recorded,
+//                               it keeps a copy of its input (its
+//                               derivative needs the input) rather than
+//                               its output
+// Derivatives at the kinks follow torch's formulas.
+
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2 pi)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+constexpr double kGeluKappa = 0.044715;
+
+struct NoParams {};
+
+struct ReluFamily {
+  using P = NoParams;
+  static constexpr const char* kName = "ReluBackward";
+  static constexpr bool kInplace = true;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P&) { return relu_op(x); }
+  static void inplace(const Tensor& x, const P&) { relu_inplace_op(x); }
+  static Tensor backward(const Tensor& g, const Tensor& y, const P&, bool) {
+    return relu_bwd_op(g, y);
+  }
+  static Tensor second(const Tensor&, const Tensor&, const P&, bool) {
+    return Tensor();
+  }
+  static bool from_output(const Tensor&, const P&) { return true; }
+};
+
+struct SigmoidFamily {
+  using P = NoParams;
+  static constexpr const char* kName = "SigmoidBackward";
+  static constexpr bool kInplace = false;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P&) { return sigmoid_op(x); }
+  static void inplace(const Tensor&, const P&) {}
+  static Tensor backward(const Tensor& g, const Tensor& y, const P&, bool) {
+    return sigmoid_bwd_op(g, y);
+  }
+  // g * y * (1 - y) in y: g * (1 - 2y).
+  static Tensor second(const Tensor& h, const Tensor& y, const P&, bool) {
+    return h * (1 - 2 * y);
+  }
+  static bool from_output(const Tensor&, const P&) { return true; }
+};
+
+struct LeakyParams {
+  double slope;
+  bool save_output;
+};
+struct LeakyReluFamily {
+  using P = LeakyParams;
+  static constexpr const char* kName = "LeakyReluBackward";
+  static constexpr bool kInplace = true;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P& p) {
+    return leaky_op(x, p.slope, p.save_output);
+  }
+  static void inplace(const Tensor& x, const P& p) {
+    leaky_inplace_op(x, p.slope);
+  }
+  // Raises for a negative slope from the output, as torch's in-place
+  // backward does.
+  static Tensor backward(const Tensor& g, const Tensor& s, const P& p,
+                         bool from_output) {
+    return leaky_bwd_op(g, s, p.slope, from_output);
+  }
+  static Tensor second(const Tensor&, const Tensor&, const P&, bool) {
+    return Tensor();
+  }
+  static bool from_output(const Tensor& x, const P& p) {
+    return p.save_output && can_save_output(x);
+  }
+};
+
+struct EluParams {
+  double alpha, scale, input_scale;
+  bool save_output;
+};
+// ELU, and SELU (ELU with torch's constants, its own forward operators).
+template <bool kSelu>
+struct EluFamilyT {
+  using P = EluParams;
+  static constexpr const char* kName = kSelu ? "SeluBackward" : "EluBackward";
+  static constexpr bool kInplace = true;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P& p) {
+    if constexpr (kSelu) {
+      return selu_op(x);
+    } else {
+      return elu_op(x, p.alpha, p.scale, p.input_scale, p.save_output);
+    }
+  }
+  static void inplace(const Tensor& x, const P& p) {
+    if constexpr (kSelu) {
+      selu_inplace_op(x);
+    } else {
+      elu_inplace_op(x, p.alpha, p.scale, p.input_scale);
+    }
+  }
+  static Tensor backward(const Tensor& g, const Tensor& s, const P& p,
+                         bool from_output) {
+    return elu_bwd_op(g, s, p.alpha, p.scale, p.input_scale, from_output);
+  }
+  // Zero where s > 0. Below: from the output, g * input_scale * (y + a s) in
+  // y is g * input_scale; from the input, the exp term times input_scale
+  // again.
+  static Tensor second(const Tensor& h, const Tensor& s, const P& p,
+                       bool from_output) {
+    Tensor d = from_output
+                   ? h * p.input_scale
+                   : backward(h, s, p, /*from_output=*/false) * p.input_scale;
+    return d.masked_fill(s > 0, 0);
+  }
+  static bool from_output(const Tensor& x, const P& p) {
+    return !kSelu && p.save_output && can_save_output(x);
+  }
+};
+using EluFamily = EluFamilyT<false>;
+using SeluFamily = EluFamilyT<true>;
+EluParams selu_params() { return {kSeluAlpha, kSeluScale, 1.0, false}; }
+
+struct TanhFamily {
+  using P = NoParams;
+  static constexpr const char* kName = "TanhBackward";
+  static constexpr bool kInplace = false;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P&) { return tanh_op(x); }
+  static void inplace(const Tensor&, const P&) {}
+  static Tensor backward(const Tensor& g, const Tensor& y, const P&, bool) {
+    return tanh_bwd_op(g, y);
+  }
+  // g * (1 - y^2) in y: -2 g y.
+  static Tensor second(const Tensor& h, const Tensor& y, const P&, bool) {
+    return -2 * h * y;
+  }
+  static bool from_output(const Tensor&, const P&) { return true; }
+};
+
+// f''(x) of gelu, exact or tanh form.
+Tensor gelu_second(const Tensor& x, bool tanh_form) {
+  if (!tanh_form) {
+    // d/dx (Phi(x) + x phi(x)) = phi(x) (2 - x^2)
+    const Tensor pdf = at::exp(-0.5 * x * x) * kInvSqrt2Pi;
+    return pdf * (2 - x * x);
+  }
+  // f = x s(2u), u = sqrt(2/pi) (x + k x^3); with q = s (1 - s):
+  // f'' = q (4 u' + 4 x (1 - 2 s) u'^2 + 2 x u'').
+  const Tensor x2 = x * x;
+  const Tensor u = kSqrt2OverPi * (x + kGeluKappa * x2 * x);
+  const Tensor du = kSqrt2OverPi * (1 + 3 * kGeluKappa * x2);
+  const Tensor d2u = (kSqrt2OverPi * 6 * kGeluKappa) * x;
+  const Tensor s = sigmoid_op(2 * u);
+  const Tensor q = s * (1 - s);
+  return q * (4 * du + 4 * x * (1 - 2 * s) * du * du + 2 * x * d2u);
+}
+
+struct GeluParams {
+  std::string approximate;
+};
+struct GeluFamily {
+  using P = GeluParams;
+  static constexpr const char* kName = "GeluBackward";
+  static constexpr bool kInplace = false;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P& p) {
+    return gelu_op(x, p.approximate);
+  }
+  static void inplace(const Tensor&, const P&) {}
+  static Tensor backward(const Tensor& g, const Tensor& x, const P& p, bool) {
+    return gelu_bwd_op(g, x, p.approximate);
+  }
+  static Tensor second(const Tensor& h, const Tensor& x, const P& p, bool) {
+    return h * gelu_second(x, p.approximate == "tanh");
+  }
+  static bool from_output(const Tensor&, const P&) { return false; }
+};
+
+// silu'' = s (1 - s) (2 + x (1 - 2 s)), s = sigmoid(x).
+Tensor silu_second(const Tensor& x) {
+  const Tensor s = sigmoid_op(x);
+  return s * (1 - s) * (2 + x * (1 - 2 * s));
+}
+
+struct SiluFamily {
+  using P = NoParams;
+  static constexpr const char* kName = "SiluBackward";
+  static constexpr bool kInplace = true;
+  static constexpr bool kInplaceCopiesInput = true;
+  static Tensor forward(const Tensor& x, const P&) { return silu_op(x); }
+  static void inplace(const Tensor& x, const P&) { silu_inplace_op(x); }
+  static Tensor backward(const Tensor& g, const Tensor& x, const P&, bool) {
+    return silu_bwd_op(g, x);
+  }
+  static Tensor second(const Tensor& h, const Tensor& x, const P&, bool) {
+    return h * silu_second(x);
+  }
+  static bool from_output(const Tensor&, const P&) { return false; }
+};
+
+// softplus'' = beta s (1 - s), s = sigmoid(beta x); 0 where beta x > threshold.
+Tensor softplus_second(const Tensor& x, double beta, double threshold) {
+  const Tensor z = x * beta;
+  const Tensor s = sigmoid_op(z);
+  return (beta * s * (1 - s)).masked_fill(z > threshold, 0);
+}
+
+struct SoftplusParams {
+  double beta, threshold;
+};
+struct SoftplusFamily {
+  using P = SoftplusParams;
+  static constexpr const char* kName = "SoftplusBackward";
+  static constexpr bool kInplace = false;
+  static constexpr bool kInplaceCopiesInput = false;
+  static Tensor forward(const Tensor& x, const P& p) {
+    return softplus_op(x, p.beta, p.threshold);
+  }
+  static void inplace(const Tensor&, const P&) {}
+  static Tensor backward(const Tensor& g, const Tensor& x, const P& p, bool) {
+    return softplus_bwd_op(g, x, p.beta, p.threshold);
+  }
+  static Tensor second(const Tensor& h, const Tensor& x, const P& p, bool) {
+    return h * softplus_second(x, p.beta, p.threshold);
+  }
+  static bool from_output(const Tensor&, const P&) { return false; }
+};
+
+// mish = x t, t = tanh(softplus(x)), t' = s (1 - t^2) with s = sigmoid(x):
+// mish'' = 2 s (1 - t^2) + x s (1 - t^2) ((1 - s) - 2 t s).
+Tensor mish_second(const Tensor& x) {
+  const Tensor s = sigmoid_op(x);
+  const Tensor t = tanh_op(softplus_op(x, 1.0, 20.0));
+  const Tensor w = s * (1 - t * t);
+  return 2 * w + x * w * ((1 - s) - 2 * t * s);
+}
+
+struct MishFamily {
+  using P = NoParams;
+  static constexpr const char* kName = "MishBackward";
+  static constexpr bool kInplace = true;
+  static constexpr bool kInplaceCopiesInput = true;
+  static Tensor forward(const Tensor& x, const P&) { return mish_op(x); }
+  static void inplace(const Tensor& x, const P&) { mish_inplace_op(x); }
+  static Tensor backward(const Tensor& g, const Tensor& x, const P&, bool) {
+    return mish_bwd_op(g, x);
+  }
+  static Tensor second(const Tensor& h, const Tensor& x, const P&, bool) {
+    return h * mish_second(x);
+  }
+  static bool from_output(const Tensor&, const P&) { return false; }
+};
+
+// hardswish'' = 1/3 on (-3, 3), 0 elsewhere (torch's formula).
+Tensor hardswish_second(const Tensor& x) {
+  return at::where(at::logical_and(x > -3.0, x < 3.0),
+                   at::scalar_tensor(1.0 / 3.0, x.options()),
+                   at::scalar_tensor(0.0, x.options()));
+}
+
+struct HardswishFamily {
+  using P = NoParams;
+  static constexpr const char* kName = "HardswishBackward";
+  static constexpr bool kInplace = true;
+  static constexpr bool kInplaceCopiesInput = true;
+  static Tensor forward(const Tensor& x, const P&) { return hardswish_op(x); }
+  static void inplace(const Tensor& x, const P&) { hardswish_inplace_op(x); }
+  static Tensor backward(const Tensor& g, const Tensor& x, const P&, bool) {
+    return hardswish_bwd_op(g, x);
+  }
+  static Tensor second(const Tensor& h, const Tensor& x, const P&, bool) {
+    return h * hardswish_second(x);
+  }
+  static bool from_output(const Tensor&, const P&) { return false; }
+};
+
+// ------------------------------------------------- the generic mechanism
+
+// The Node of a forward operator: saves the input or the output and its
+// parameters; backward is the family's backward operator, called through
+// the dispatcher (so that, with create_graph, it records its own Node).
+template <typename Fam>
+struct ForwardNode : Node {
+  SavedVariable saved;
+  typename Fam::P params;
+  bool from_output = false;
 
   variable_list apply(variable_list&& grads) override {
     if (!grads[0].defined()) {
       return {Tensor()};
     }
-    return {backward(grads[0], saved.unpack(self_pointer(this)), params)};
+    const Tensor s = saved.unpack(self_pointer(this));
+    return {Fam::backward(grads[0], s, params, from_output)};
   }
-  std::string name() const override { return op_name; }
+  std::string name() const override { return Fam::kName; }
   void release_variables() override { saved.reset_data(); }
+};
 
-  // The owning pointer to this node, which SavedVariable::unpack wants so
-  // that a saved output comes back attached to the graph.
-  template <typename Self>
-  static auto self_pointer(Self* self) {
-    if constexpr (std::is_base_of_v<c10::intrusive_ptr_target, Self>) {
-      return c10::intrusive_ptr<torch::autograd::Node>::reclaim_copy(self);
-    } else {
-      return self->shared_from_this();
+// The Node of a backward operator B(g, s) = g * f'(s): d/dg is B, d/ds is
+// the family's second derivative.
+template <typename Fam>
+struct BackwardNode : Node {
+  SavedVariable g;
+  SavedVariable s;
+  typename Fam::P params;
+  bool from_output = false;
+
+  variable_list apply(variable_list&& grads) override {
+    const Tensor& gg = grads[0];
+    if (!gg.defined()) {
+      return {Tensor(), Tensor()};
     }
+    const auto self = self_pointer(this);
+    const Tensor s_ = s.unpack(self);
+    Tensor dg;
+    Tensor ds;
+    if (should_compute_output(0)) {
+      dg = Fam::backward(gg, s_, params, from_output);
+    }
+    if (should_compute_output(1)) {
+      ds = Fam::second(gg * g.unpack(self), s_, params, from_output);
+    }
+    return {dg, ds};
+  }
+  std::string name() const override {
+    return std::string(Fam::kName) + "Backward";
+  }
+  void release_variables() override {
+    g.reset_data();
+    s.reset_data();
   }
 };
 
-// y = fwd(), recorded with a node that saves y (saves_output) or x.
-template <typename Params, typename Fwd>
-Tensor record_activation(const Tensor& x, Fwd&& fwd, bool saves_output,
-                         const Params& params,
-                         typename ActivationNode<Params>::BackwardFn backward,
-                         const char* op_name) {
-  Tensor y = below_autograd(fwd);
-  auto node = make_node<ActivationNode<Params>>();
-  node->set_next_edges(torch::autograd::collect_next_edges(x));
-  node->params = params;
-  node->backward = backward;
-  node->op_name = op_name;
-  torch::autograd::set_history(y, node);
-  node->saved = saves_output ? torch::autograd::SavedVariable(y, true)
-                             : torch::autograd::SavedVariable(x, false);
+template <typename Fam>
+Tensor forward_autograd(const Tensor& x, const typename Fam::P& p) {
+  const bool record = grad_mode() && needs_grad(x);
+  const Tensor xt = tangent(x);
+  Tensor y = below_autograd([&] { return Fam::forward(x, p); });
+  if (!record && !xt.defined()) {
+    return y;
+  }
+  const bool from_output = Fam::from_output(x, p);
+  if (record) {
+    auto node = make_node<ForwardNode<Fam>>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x));
+    node->params = p;
+    node->from_output = from_output;
+    torch::autograd::set_history(y, node);
+    node->saved =
+        from_output ? SavedVariable(y, true) : SavedVariable(x, false);
+  }
+  if (xt.defined()) {
+    y._set_fw_grad(
+        Fam::backward(xt, from_output ? y : primal(x), p, from_output),
+        /*level=*/0, /*is_inplace_op=*/false);
+  }
   return y;
 }
 
-struct NoParams {};
-struct SlopeParams {
-  double slope;
-  bool from_output;
-};
-struct EluParams {
-  double alpha, scale, input_scale;
-  bool from_output;
-};
-
-// -------------------------------------------------------------------- ReLU
-
-struct ReluInplaceFn : Function<ReluInplaceFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
-    below_autograd([&] { relu_inplace_op(x); });
-    ctx->mark_dirty({x});
-    ctx->save_for_backward({x});
-    return x;
+template <typename Fam>
+void inplace_autograd(const Tensor& x, const typename Fam::P& p) {
+  const bool record = grad_mode() && needs_grad(x);
+  const Tensor xt = tangent(x);
+  if (!record && !xt.defined()) {
+    below_autograd([&] { Fam::inplace(x, p); });
+    torch::autograd::increment_version(x);
+    return;
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    return {relu_bwd_op(grads[0], ctx->get_saved_variables()[0])};
+  check_inplace(x, record);
+  // A derivative that needs the input keeps a copy of it (as torch does);
+  // one that needs only the output reads x after the operation.
+  Tensor original;
+  if (Fam::kInplaceCopiesInput) {
+    original = x.clone();
   }
-};
+  decltype(make_node<ForwardNode<Fam>>()) node;
+  if (record) {
+    node = make_node<ForwardNode<Fam>>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x));
+    node->params = p;
+    node->from_output = !Fam::kInplaceCopiesInput;
+  }
+  // Computed before x changes: its formula needs the input.
+  const Tensor new_tangent =
+      (xt.defined() && Fam::kInplaceCopiesInput)
+          ? Fam::backward(xt, primal(original), p, /*from_output=*/false)
+          : Tensor();
+  below_autograd([&] { Fam::inplace(x, p); });
+  torch::autograd::increment_version(x);
+  if (node) {
+    torch::autograd::rebase_history(x, node);
+    node->saved = Fam::kInplaceCopiesInput
+                      ? SavedVariable(original, false)
+                      : SavedVariable(x, true, x.is_view());
+  }
+  if (xt.defined()) {
+    const Tensor t =
+        Fam::kInplaceCopiesInput
+            ? new_tangent
+            : Fam::backward(xt, primal(x), p, /*from_output=*/true);
+    x._set_fw_grad(t, /*level=*/0, /*is_inplace_op=*/true);
+  }
+}
 
-// d(relu_backward)/d(grad) is relu_backward itself; the saved output only
-// selects, so its gradient is zero.
-struct ReluBackwardFn : Function<ReluBackwardFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& g,
-                        const Tensor& y) {
-    Tensor gi = below_autograd([&] { return relu_bwd_op(g, y); });
-    ctx->save_for_backward({y});
+template <typename Fam>
+Tensor backward_autograd(const Tensor& g, const Tensor& s,
+                         const typename Fam::P& p, bool from_output) {
+  const bool record = grad_mode() && (needs_grad(g) || needs_grad(s));
+  const Tensor gt = tangent(g);
+  const Tensor st = tangent(s);
+  Tensor gi =
+      below_autograd([&] { return Fam::backward(g, s, p, from_output); });
+  if (!record && !gt.defined() && !st.defined()) {
     return gi;
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    return {relu_bwd_op(grads[0], ctx->get_saved_variables()[0]), undefined()};
+  if (record) {
+    auto node = make_node<BackwardNode<Fam>>();
+    node->set_next_edges(torch::autograd::collect_next_edges(g, s));
+    node->params = p;
+    node->from_output = from_output;
+    torch::autograd::set_history(gi, node);
+    node->g = SavedVariable(g, false);
+    node->s = SavedVariable(s, false);
   }
-};
+  if (gt.defined() || st.defined()) {
+    const Tensor g_p = primal(g);
+    const Tensor s_p = primal(s);
+    Tensor t = gt.defined() ? Fam::backward(gt, s_p, p, from_output) : Tensor();
+    if (st.defined()) {
+      t = add_defined(t, Fam::second(g_p * st, s_p, p, from_output));
+    }
+    if (!t.defined()) {
+      t = at::zeros_like(gi);
+    }
+    gi._set_fw_grad(t, /*level=*/0, /*is_inplace_op=*/false);
+  }
+  return gi;
+}
+
+// ------------------------------------------------ the unary registrations
 
 Tensor relu_autograd(const Tensor& x) {
-  if (!needs_grad(x)) {
-    return below_autograd([&] { return relu_op(x); });
-  }
-  return record_activation(
-      x, [&] { return relu_op(x); }, true, NoParams{},
-      [](const Tensor& g, const Tensor& y, const NoParams&) {
-        return relu_bwd_op(g, y);
-      },
-      "ReluBackward");
+  return forward_autograd<ReluFamily>(x, {});
 }
-
 void relu_inplace_autograd(const Tensor& x) {
-  if (!needs_grad(x)) {
-    below_autograd([&] { relu_inplace_op(x); });
-    torch::autograd::impl::bump_version(x);
-    return;
-  }
-  ReluInplaceFn::apply(x);
+  inplace_autograd<ReluFamily>(x, {});
 }
-
 Tensor relu_backward_autograd(const Tensor& g, const Tensor& y) {
-  if (!needs_grad(g, y)) {
-    return below_autograd([&] { return relu_bwd_op(g, y); });
-  }
-  return ReluBackwardFn::apply(g, y);
+  return backward_autograd<ReluFamily>(g, y, {}, true);
 }
-
-// ----------------------------------------------------------------- Sigmoid
-
-// gi = g * (1 - y) * y:  d/dg = (1 - y) * y,  d/dy = g * (1 - 2y).
-struct SigmoidBackwardFn : Function<SigmoidBackwardFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& g,
-                        const Tensor& y) {
-    Tensor gi = below_autograd([&] { return sigmoid_bwd_op(g, y); });
-    ctx->save_for_backward({g, y});
-    return gi;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const Tensor& g = saved[0];
-    const Tensor& y = saved[1];
-    const Tensor& gg = grads[0];
-    return {sigmoid_bwd_op(gg, y), gg * g * (1 - 2 * y)};
-  }
-};
-
 Tensor sigmoid_autograd(const Tensor& x) {
-  if (!needs_grad(x)) {
-    return below_autograd([&] { return sigmoid_op(x); });
-  }
-  return record_activation(
-      x, [&] { return sigmoid_op(x); }, true, NoParams{},
-      [](const Tensor& g, const Tensor& y, const NoParams&) {
-        return sigmoid_bwd_op(g, y);
-      },
-      "SigmoidBackward");
+  return forward_autograd<SigmoidFamily>(x, {});
 }
-
 Tensor sigmoid_backward_autograd(const Tensor& g, const Tensor& y) {
-  if (!needs_grad(g, y)) {
-    return below_autograd([&] { return sigmoid_bwd_op(g, y); });
-  }
-  return SigmoidBackwardFn::apply(g, y);
+  return backward_autograd<SigmoidFamily>(g, y, {}, true);
 }
-
-// --------------------------------------------------------------- LeakyReLU
-
-struct LeakyReluInplaceFn : Function<LeakyReluInplaceFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, double slope) {
-    below_autograd([&] { leaky_inplace_op(x, slope); });
-    ctx->mark_dirty({x});
-    ctx->save_for_backward({x});
-    ctx->saved_data["slope"] = slope;
-    return x;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    // Raises for a negative slope, as torch's in-place backward does.
-    return {leaky_bwd_op(grads[0], ctx->get_saved_variables()[0],
-                         ctx->saved_data["slope"].toDouble(), true),
-            undefined()};
-  }
-};
-
-// Linear in grad; the saved tensor only selects the slope.
-struct LeakyReluBackwardFn : Function<LeakyReluBackwardFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& g, const Tensor& s,
-                        double slope, bool from_output) {
-    Tensor gi =
-        below_autograd([&] { return leaky_bwd_op(g, s, slope, from_output); });
-    ctx->save_for_backward({s});
-    ctx->saved_data["slope"] = slope;
-    ctx->saved_data["from_output"] = from_output;
-    return gi;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    return {leaky_bwd_op(grads[0], ctx->get_saved_variables()[0],
-                         ctx->saved_data["slope"].toDouble(),
-                         ctx->saved_data["from_output"].toBool()),
-            undefined(), undefined(), undefined()};
-  }
-};
-
 Tensor leaky_autograd(const Tensor& x, double slope, bool save_output) {
-  if (!needs_grad(x)) {
-    return below_autograd([&] { return leaky_op(x, slope, save_output); });
-  }
-  const bool from_output = save_output && can_save_output(x);
-  return record_activation(
-      x, [&] { return leaky_op(x, slope, save_output); }, from_output,
-      SlopeParams{slope, from_output},
-      [](const Tensor& g, const Tensor& s, const SlopeParams& p) {
-        return leaky_bwd_op(g, s, p.slope, p.from_output);
-      },
-      "LeakyReluBackward");
+  return forward_autograd<LeakyReluFamily>(x, {slope, save_output});
 }
-
 void leaky_inplace_autograd(const Tensor& x, double slope) {
-  if (!needs_grad(x)) {
-    below_autograd([&] { leaky_inplace_op(x, slope); });
-    torch::autograd::impl::bump_version(x);
-    return;
-  }
-  LeakyReluInplaceFn::apply(x, slope);
+  inplace_autograd<LeakyReluFamily>(x, {slope, false});
 }
-
 Tensor leaky_backward_autograd(const Tensor& g, const Tensor& s, double slope,
                                bool from_output) {
-  if (!needs_grad(g, s)) {
-    return below_autograd(
-        [&] { return leaky_bwd_op(g, s, slope, from_output); });
-  }
-  return LeakyReluBackwardFn::apply(g, s, slope, from_output);
+  return backward_autograd<LeakyReluFamily>(g, s, {slope, false}, from_output);
 }
-
-// --------------------------------------------------------------------- ELU
-
-void save_elu_params(AutogradContext* ctx, double alpha, double scale,
-                     double input_scale) {
-  ctx->saved_data["alpha"] = alpha;
-  ctx->saved_data["scale"] = scale;
-  ctx->saved_data["input_scale"] = input_scale;
-}
-
-Tensor elu_bwd_saved(AutogradContext* ctx, const Tensor& g, const Tensor& s,
-                     bool from_output) {
-  return elu_bwd_op(g, s, ctx->saved_data["alpha"].toDouble(),
-                    ctx->saved_data["scale"].toDouble(),
-                    ctx->saved_data["input_scale"].toDouble(), from_output);
-}
-
-struct EluInplaceFn : Function<EluInplaceFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, double alpha,
-                        double scale, double input_scale) {
-    below_autograd([&] { elu_inplace_op(x, alpha, scale, input_scale); });
-    ctx->mark_dirty({x});
-    ctx->save_for_backward({x});
-    save_elu_params(ctx, alpha, scale, input_scale);
-    return x;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    // Raises for a negative alpha, as torch's in-place backward does.
-    return {elu_bwd_saved(ctx, grads[0], ctx->get_saved_variables()[0], true),
-            undefined(), undefined(), undefined()};
-  }
-};
-
-// gi is linear in g. Its derivative in the saved tensor s (zero where s > 0):
-//   from the output: g * input_scale
-//   from the input:  input_scale * elu_backward(g, x)   (the exp term again)
-struct EluBackwardFn : Function<EluBackwardFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& g, const Tensor& s,
-                        double alpha, double scale, double input_scale,
-                        bool from_output) {
-    Tensor gi = below_autograd([&] {
-      return elu_bwd_op(g, s, alpha, scale, input_scale, from_output);
-    });
-    ctx->save_for_backward({g, s});
-    save_elu_params(ctx, alpha, scale, input_scale);
-    ctx->saved_data["from_output"] = from_output;
-    return gi;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const Tensor& g = saved[0];
-    const Tensor& s = saved[1];
-    const Tensor& gg = grads[0];
-    const bool from_output = ctx->saved_data["from_output"].toBool();
-    const double input_scale = ctx->saved_data["input_scale"].toDouble();
-    Tensor dg = elu_bwd_saved(ctx, gg, s, from_output);
-    Tensor ds = from_output
-                    ? gg * g * input_scale
-                    : gg * elu_bwd_saved(ctx, g, s, false) * input_scale;
-    ds = ds.masked_fill(s > 0, 0);
-    return {dg, ds, undefined(), undefined(), undefined(), undefined()};
-  }
-};
-
 Tensor elu_autograd(const Tensor& x, double alpha, double scale,
                     double input_scale, bool save_output) {
-  if (!needs_grad(x)) {
-    return below_autograd(
-        [&] { return elu_op(x, alpha, scale, input_scale, save_output); });
-  }
-  const bool from_output = save_output && can_save_output(x);
-  return record_activation(
-      x, [&] { return elu_op(x, alpha, scale, input_scale, save_output); },
-      from_output, EluParams{alpha, scale, input_scale, from_output},
-      [](const Tensor& g, const Tensor& s, const EluParams& p) {
-        return elu_bwd_op(g, s, p.alpha, p.scale, p.input_scale, p.from_output);
-      },
-      "EluBackward");
+  return forward_autograd<EluFamily>(x,
+                                     {alpha, scale, input_scale, save_output});
 }
-
 void elu_inplace_autograd(const Tensor& x, double alpha, double scale,
                           double input_scale) {
-  if (!needs_grad(x)) {
-    below_autograd([&] { elu_inplace_op(x, alpha, scale, input_scale); });
-    torch::autograd::impl::bump_version(x);
-    return;
-  }
-  EluInplaceFn::apply(x, alpha, scale, input_scale);
+  inplace_autograd<EluFamily>(x, {alpha, scale, input_scale, false});
 }
-
 Tensor elu_backward_autograd(const Tensor& g, const Tensor& s, double alpha,
                              double scale, double input_scale,
                              bool from_output) {
-  if (!needs_grad(g, s)) {
-    return below_autograd([&] {
-      return elu_bwd_op(g, s, alpha, scale, input_scale, from_output);
-    });
-  }
-  return EluBackwardFn::apply(g, s, alpha, scale, input_scale, from_output);
+  return backward_autograd<EluFamily>(g, s, {alpha, scale, input_scale, false},
+                                      from_output);
+}
+Tensor selu_autograd(const Tensor& x) {
+  return forward_autograd<SeluFamily>(x, selu_params());
+}
+void selu_inplace_autograd(const Tensor& x) {
+  inplace_autograd<SeluFamily>(x, selu_params());
+}
+Tensor tanh_autograd(const Tensor& x) {
+  return forward_autograd<TanhFamily>(x, {});
+}
+Tensor tanh_backward_autograd(const Tensor& g, const Tensor& y) {
+  return backward_autograd<TanhFamily>(g, y, {}, true);
+}
+Tensor gelu_autograd(const Tensor& x, c10::string_view approximate) {
+  return forward_autograd<GeluFamily>(x, {std::string(approximate)});
+}
+Tensor gelu_backward_autograd(const Tensor& g, const Tensor& x,
+                              c10::string_view approximate) {
+  return backward_autograd<GeluFamily>(g, x, {std::string(approximate)}, false);
+}
+Tensor silu_autograd(const Tensor& x) {
+  return forward_autograd<SiluFamily>(x, {});
+}
+void silu_inplace_autograd(const Tensor& x) {
+  inplace_autograd<SiluFamily>(x, {});
+}
+Tensor silu_backward_autograd(const Tensor& g, const Tensor& x) {
+  return backward_autograd<SiluFamily>(g, x, {}, false);
+}
+Tensor softplus_autograd(const Tensor& x, double beta, double threshold) {
+  return forward_autograd<SoftplusFamily>(x, {beta, threshold});
+}
+Tensor softplus_backward_autograd(const Tensor& g, const Tensor& x, double beta,
+                                  double threshold) {
+  return backward_autograd<SoftplusFamily>(g, x, {beta, threshold}, false);
+}
+Tensor mish_autograd(const Tensor& x) {
+  return forward_autograd<MishFamily>(x, {});
+}
+void mish_inplace_autograd(const Tensor& x) {
+  inplace_autograd<MishFamily>(x, {});
+}
+Tensor mish_backward_autograd(const Tensor& g, const Tensor& x) {
+  return backward_autograd<MishFamily>(g, x, {}, false);
+}
+Tensor hardswish_autograd(const Tensor& x) {
+  return forward_autograd<HardswishFamily>(x, {});
+}
+void hardswish_inplace_autograd(const Tensor& x) {
+  inplace_autograd<HardswishFamily>(x, {});
+}
+Tensor hardswish_backward_autograd(const Tensor& g, const Tensor& x) {
+  return backward_autograd<HardswishFamily>(g, x, {}, false);
 }
 
 // ------------------------------------------------------------------- PReLU
@@ -489,17 +752,35 @@ Tensor sum_to_weight(const Tensor& t, const Tensor& w, const Tensor& x) {
   return at::sum_to(t, wb.sym_sizes()).reshape_symint(w.sym_sizes());
 }
 
-struct PreluFn : Function<PreluFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x,
-                        const Tensor& w) {
-    Tensor y = below_autograd([&] { return prelu_op(x, w); });
-    ctx->save_for_backward({x, w});
-    return y;
+// y_t = (x > 0 ? x_t : w x_t) + (x > 0 ? 0 : x w_t), from primals.
+Tensor prelu_tangent(const Tensor& x, const Tensor& w, const Tensor& xt,
+                     const Tensor& wt) {
+  Tensor t;
+  if (xt.defined()) {
+    t = std::get<0>(prelu_bwd_op(xt, x, w));
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    auto [gi, gw] = prelu_bwd_op(grads[0], saved[0], saved[1]);
-    return {gi, gw};
+  if (wt.defined()) {
+    t = add_defined(t, (x * weight_for_broadcast(wt, x)).masked_fill(x > 0, 0));
+  }
+  return t;
+}
+
+struct PreluNode : Node {
+  SavedVariable x;
+  SavedVariable w;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined()) {
+      return {Tensor(), Tensor()};
+    }
+    const auto self = self_pointer(this);
+    auto [gi, gw] = prelu_bwd_op(grads[0], x.unpack(self), w.unpack(self));
+    return {should_compute_output(0) ? gi : Tensor(),
+            should_compute_output(1) ? gw : Tensor()};
+  }
+  std::string name() const override { return "PreluBackward"; }
+  void release_variables() override {
+    x.reset_data();
+    w.reset_data();
   }
 };
 
@@ -508,305 +789,364 @@ struct PreluFn : Function<PreluFn> {
 //   d/dg = x > 0 ? ggi : w * ggi + ggw * x
 //   d/dx = x > 0 ? 0 : ggw * g
 //   d/dw = sum(x > 0 ? 0 : ggi * g)
-struct PreluBackwardFn : Function<PreluBackwardFn> {
-  static variable_list forward(AutogradContext* ctx, const Tensor& g,
-                               const Tensor& x, const Tensor& w) {
-    auto [gi, gw] = below_autograd([&] { return prelu_bwd_op(g, x, w); });
-    ctx->save_for_backward({g, x, w});
-    return {gi, gw};
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const Tensor& g = saved[0];
-    const Tensor& x = saved[1];
-    const Tensor& w = saved[2];
+struct PreluBackwardNode : Node {
+  SavedVariable g;
+  SavedVariable x;
+  SavedVariable w;
+  variable_list apply(variable_list&& grads) override {
+    const auto self = self_pointer(this);
+    const Tensor g_ = g.unpack(self);
+    const Tensor x_ = x.unpack(self);
+    const Tensor w_ = w.unpack(self);
     const Tensor& ggi = grads[0];
     const Tensor& ggw = grads[1];
-    const Tensor pos = x > 0;
-    const Tensor wb = weight_for_broadcast(w, x);
+    const Tensor pos = x_ > 0;
     Tensor dg;
     Tensor dx;
     Tensor dw;
     if (ggi.defined()) {
-      dg = at::where(pos, ggi, ggi * wb);
-      dw = sum_to_weight((ggi * g).masked_fill(pos, 0), w, x);
+      dg = std::get<0>(prelu_bwd_op(ggi, x_, w_));
+      dw = sum_to_weight((ggi * g_).masked_fill(pos, 0), w_, x_);
     }
     if (ggw.defined()) {
-      const Tensor ggwb = weight_for_broadcast(ggw, x);
-      Tensor term = (ggwb * x).masked_fill(pos, 0);
-      dg = dg.defined() ? dg + term : term;
-      dx = (ggwb * g).masked_fill(pos, 0);
+      const Tensor ggwb = weight_for_broadcast(ggw, x_);
+      dg = add_defined(dg, (ggwb * x_).masked_fill(pos, 0));
+      dx = (ggwb * g_).masked_fill(pos, 0);
     }
     return {dg, dx, dw};
+  }
+  std::string name() const override { return "PreluBackwardBackward"; }
+  void release_variables() override {
+    g.reset_data();
+    x.reset_data();
+    w.reset_data();
   }
 };
 
 Tensor prelu_autograd(const Tensor& x, const Tensor& w) {
-  if (!needs_grad(x, w)) {
-    return below_autograd([&] { return prelu_op(x, w); });
+  const bool record = grad_mode() && (needs_grad(x) || needs_grad(w));
+  const Tensor xt = tangent(x);
+  const Tensor wt = tangent(w);
+  Tensor y = below_autograd([&] { return prelu_op(x, w); });
+  if (record) {
+    auto node = make_node<PreluNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x, w));
+    torch::autograd::set_history(y, node);
+    node->x = SavedVariable(x, false);
+    node->w = SavedVariable(w, false);
   }
-  return PreluFn::apply(x, w);
+  if (xt.defined() || wt.defined()) {
+    y._set_fw_grad(prelu_tangent(primal(x), primal(w), xt, wt), /*level=*/0,
+                   /*is_inplace_op=*/false);
+  }
+  return y;
 }
 
 std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& g,
                                                    const Tensor& x,
                                                    const Tensor& w) {
-  if (!needs_grad(g, x, w)) {
-    return below_autograd([&] { return prelu_bwd_op(g, x, w); });
+  const bool record =
+      grad_mode() && (needs_grad(g) || needs_grad(x) || needs_grad(w));
+  const Tensor gt = tangent(g);
+  const Tensor xt = tangent(x);
+  const Tensor wt = tangent(w);
+  auto [gi, gw] = below_autograd([&] { return prelu_bwd_op(g, x, w); });
+  if (record) {
+    auto node = make_node<PreluBackwardNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(g, x, w));
+    torch::autograd::set_history(torch::autograd::flatten_tensor_args(gi, gw),
+                                 node);
+    node->g = SavedVariable(g, false);
+    node->x = SavedVariable(x, false);
+    node->w = SavedVariable(w, false);
   }
-  auto out = PreluBackwardFn::apply(g, x, w);
-  return {out[0], out[1]};
-}
-
-// ------------------------------------------------------------ modern set
-//
-// The backward operators of the activations below have their own autograd
-// (for second order) registered from Python (activations_ext/ops.py), with
-// torch's composite formulas. A first-order backward must not pay for a
-// trip through Python, so it calls them below autograd unless a graph of
-// the backward is being built (create_graph, i.e. grad mode on).
-
-template <typename F>
-decltype(auto) call_backward_op(F&& f) {
-  if (at::GradMode::is_enabled()) {
-    return f();
+  if (gt.defined() || xt.defined() || wt.defined()) {
+    const Tensor g_p = primal(g);
+    const Tensor x_p = primal(x);
+    const Tensor w_p = primal(w);
+    const Tensor pos = x_p > 0;
+    // gi_t = x > 0 ? g_t : w g_t + w_t g;  gw_t = sum(x > 0 ? 0 : x_t g + x
+    // g_t)
+    Tensor gi_t;
+    Tensor gw_term;
+    if (gt.defined()) {
+      gi_t = std::get<0>(prelu_bwd_op(gt, x_p, w_p));
+      gw_term = x_p * gt;
+    }
+    if (wt.defined()) {
+      gi_t = add_defined(
+          gi_t, (weight_for_broadcast(wt, x_p) * g_p).masked_fill(pos, 0));
+    }
+    if (xt.defined()) {
+      gw_term = add_defined(gw_term, xt * g_p);
+    }
+    if (!gi_t.defined()) {
+      gi_t = at::zeros_like(gi);
+    }
+    gi._set_fw_grad(gi_t, /*level=*/0, /*is_inplace_op=*/false);
+    const Tensor gw_t =
+        gw_term.defined() ? sum_to_weight(gw_term.masked_fill(pos, 0), w_p, x_p)
+                          : at::zeros_like(gw);
+    gw._set_fw_grad(gw_t, /*level=*/0, /*is_inplace_op=*/false);
   }
-  return below_autograd(std::forward<F>(f));
-}
-
-// Activations without scalar parameters that save one tensor.
-#define ACTEXT_SIMPLE_ACT(Name, fwd, bwd, saves_output)                        \
-  struct Name : Function<Name> {                                               \
-    static Tensor forward(AutogradContext* ctx, const Tensor& x) {             \
-      Tensor y = below_autograd([&] { return fwd(x); });                       \
-      ctx->save_for_backward({(saves_output) ? y : x});                        \
-      return y;                                                                \
-    }                                                                          \
-    static variable_list backward(AutogradContext* ctx, variable_list grads) { \
-      const Tensor s = ctx->get_saved_variables()[0];                          \
-      return {call_backward_op([&] { return bwd(grads[0], s); })};             \
-    }                                                                          \
-  };
-
-ACTEXT_SIMPLE_ACT(TanhFn, tanh_op, tanh_bwd_op, true)
-ACTEXT_SIMPLE_ACT(SiluFn, silu_op, silu_bwd_op, false)
-ACTEXT_SIMPLE_ACT(MishFn, mish_op, mish_bwd_op, false)
-ACTEXT_SIMPLE_ACT(HardswishFn, hardswish_op, hardswish_bwd_op, false)
-#undef ACTEXT_SIMPLE_ACT
-
-// In-place variants of activations whose derivative needs the input (SiLU,
-// Mish, Hardswish): when autograd records the call, the input is copied
-// first (as torch does), since the operation overwrites it.
-#define ACTEXT_INPLACE_COPY_ACT(Name, inplace, bwd)                            \
-  struct Name : Function<Name> {                                               \
-    static Tensor forward(AutogradContext* ctx, const Tensor& x) {             \
-      Tensor original = x.clone();                                             \
-      below_autograd([&] { inplace(x); });                                     \
-      ctx->mark_dirty({x});                                                    \
-      ctx->save_for_backward({original});                                      \
-      return x;                                                                \
-    }                                                                          \
-    static variable_list backward(AutogradContext* ctx, variable_list grads) { \
-      const Tensor s = ctx->get_saved_variables()[0];                          \
-      return {call_backward_op([&] { return bwd(grads[0], s); })};             \
-    }                                                                          \
-  };
-
-ACTEXT_INPLACE_COPY_ACT(SiluInplaceFn, silu_inplace_op, silu_bwd_op)
-ACTEXT_INPLACE_COPY_ACT(MishInplaceFn, mish_inplace_op, mish_bwd_op)
-ACTEXT_INPLACE_COPY_ACT(HardswishInplaceFn, hardswish_inplace_op,
-                        hardswish_bwd_op)
-#undef ACTEXT_INPLACE_COPY_ACT
-
-template <typename Fn, typename Op>
-Tensor unary_autograd(const Tensor& x, Op&& op) {
-  if (!needs_grad(x)) {
-    return below_autograd([&] { return op(x); });
-  }
-  return Fn::apply(x);
-}
-
-template <typename Fn, typename Op>
-void inplace_autograd(const Tensor& x, Op&& op) {
-  if (!needs_grad(x)) {
-    below_autograd([&] { op(x); });
-    torch::autograd::impl::bump_version(x);
-    return;
-  }
-  Fn::apply(x);
-}
-
-Tensor tanh_autograd(const Tensor& x) {
-  return unary_autograd<TanhFn>(x, [](const Tensor& t) { return tanh_op(t); });
-}
-Tensor silu_autograd(const Tensor& x) {
-  return unary_autograd<SiluFn>(x, [](const Tensor& t) { return silu_op(t); });
-}
-Tensor mish_autograd(const Tensor& x) {
-  return unary_autograd<MishFn>(x, [](const Tensor& t) { return mish_op(t); });
-}
-Tensor hardswish_autograd(const Tensor& x) {
-  return unary_autograd<HardswishFn>(
-      x, [](const Tensor& t) { return hardswish_op(t); });
-}
-void silu_inplace_autograd(const Tensor& x) {
-  inplace_autograd<SiluInplaceFn>(x,
-                                  [](const Tensor& t) { silu_inplace_op(t); });
-}
-void mish_inplace_autograd(const Tensor& x) {
-  inplace_autograd<MishInplaceFn>(x,
-                                  [](const Tensor& t) { mish_inplace_op(t); });
-}
-void hardswish_inplace_autograd(const Tensor& x) {
-  inplace_autograd<HardswishInplaceFn>(
-      x, [](const Tensor& t) { hardswish_inplace_op(t); });
-}
-
-struct GeluFn : Function<GeluFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x,
-                        c10::string_view approximate) {
-    Tensor y = below_autograd([&] { return gelu_op(x, approximate); });
-    ctx->save_for_backward({x});
-    ctx->saved_data["approximate"] = std::string(approximate);
-    return y;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor x = ctx->get_saved_variables()[0];
-    const std::string approximate =
-        ctx->saved_data["approximate"].toStringRef();
-    return {
-        call_backward_op([&] { return gelu_bwd_op(grads[0], x, approximate); }),
-        undefined()};
-  }
-};
-
-Tensor gelu_autograd(const Tensor& x, c10::string_view approximate) {
-  if (!needs_grad(x)) {
-    return below_autograd([&] { return gelu_op(x, approximate); });
-  }
-  return GeluFn::apply(x, approximate);
-}
-
-struct SoftplusFn : Function<SoftplusFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, double beta,
-                        double threshold) {
-    Tensor y = below_autograd([&] { return softplus_op(x, beta, threshold); });
-    ctx->save_for_backward({x});
-    ctx->saved_data["beta"] = beta;
-    ctx->saved_data["threshold"] = threshold;
-    return y;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor x = ctx->get_saved_variables()[0];
-    const double beta = ctx->saved_data["beta"].toDouble();
-    const double threshold = ctx->saved_data["threshold"].toDouble();
-    return {call_backward_op(
-                [&] { return softplus_bwd_op(grads[0], x, beta, threshold); }),
-            undefined(), undefined()};
-  }
-};
-
-Tensor softplus_autograd(const Tensor& x, double beta, double threshold) {
-  if (!needs_grad(x)) {
-    return below_autograd([&] { return softplus_op(x, beta, threshold); });
-  }
-  return SoftplusFn::apply(x, beta, threshold);
-}
-
-// SELU is ELU with torch's constants: the same Functions, so its backward
-// is elu_backward (from the input; from the output in place).
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
-
-struct SeluFn : Function<SeluFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
-    Tensor y = below_autograd([&] { return selu_op(x); });
-    ctx->save_for_backward({x});
-    save_elu_params(ctx, kSeluAlpha, kSeluScale, 1.0);
-    return y;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    return {elu_bwd_saved(ctx, grads[0], ctx->get_saved_variables()[0], false)};
-  }
-};
-
-struct SeluInplaceFn : Function<SeluInplaceFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
-    below_autograd([&] { selu_inplace_op(x); });
-    ctx->mark_dirty({x});
-    ctx->save_for_backward({x});
-    save_elu_params(ctx, kSeluAlpha, kSeluScale, 1.0);
-    return x;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    return {elu_bwd_saved(ctx, grads[0], ctx->get_saved_variables()[0], true)};
-  }
-};
-
-Tensor selu_autograd(const Tensor& x) {
-  return unary_autograd<SeluFn>(x, [](const Tensor& t) { return selu_op(t); });
-}
-void selu_inplace_autograd(const Tensor& x) {
-  inplace_autograd<SeluInplaceFn>(x,
-                                  [](const Tensor& t) { selu_inplace_op(t); });
+  return {gi, gw};
 }
 
 // ---------------------------------------------------------------- bias_act
 
-// Saves the input and the bias (the bias is tiny and the input is usually
-// kept by the layer before anyway); backward recomputes x + bias.
-struct BiasActFn : Function<BiasActFn> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x,
-                        const std::optional<Tensor>& bias, c10::string_view act,
-                        int64_t dim, double alpha, double gain,
-                        std::optional<double> clamp) {
-    Tensor y = below_autograd(
-        [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
-    const Tensor b = bias.has_value() ? *bias : Tensor();
-    ctx->save_for_backward({x, b});
-    ctx->saved_data["act"] = std::string(act);
-    ctx->saved_data["dim"] = dim;
-    ctx->saved_data["alpha"] = alpha;
-    ctx->saved_data["gain"] = gain;
-    ctx->saved_data["clamp"] =
-        clamp.has_value() ? c10::IValue(*clamp) : c10::IValue();
-    ctx->saved_data["bias_grad"] = b.defined() && b.requires_grad();
-    return y;
+// f''(z) of bias_act's activation `act` (parameter alpha, as bias_act takes
+// it), or undefined where it is zero.
+Tensor act_second(const Tensor& z, const std::string& act, double alpha) {
+  if (act == "relu" || act == "leaky_relu" || act == "linear") {
+    return Tensor();
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const Tensor& x = saved[0];
-    const std::optional<Tensor> b =
-        saved[1].defined() ? std::optional<Tensor>(saved[1]) : std::nullopt;
-    const std::string act = ctx->saved_data["act"].toStringRef();
-    const int64_t dim = ctx->saved_data["dim"].toInt();
-    const double alpha = ctx->saved_data["alpha"].toDouble();
-    const double gain = ctx->saved_data["gain"].toDouble();
-    const auto& civ = ctx->saved_data["clamp"];
-    const std::optional<double> clamp =
-        civ.isNone() ? std::nullopt : std::optional<double>(civ.toDouble());
-    const bool bias_grad = ctx->saved_data["bias_grad"].toBool();
-    auto [gx, gb] = call_backward_op([&] {
-      return bias_act_bwd_op(grads[0], x, b, act, dim, alpha, gain, clamp,
-                             bias_grad);
-    });
-    return {gx,          bias_grad ? gb : undefined(),
-            undefined(), undefined(),
-            undefined(), undefined(),
-            undefined()};
+  if (act == "sigmoid") {
+    const Tensor s = sigmoid_op(z);
+    return s * (1 - s) * (1 - 2 * s);
+  }
+  if (act == "tanh") {
+    const Tensor t = tanh_op(z);
+    return -2 * t * (1 - t * t);
+  }
+  if (act == "elu" || act == "selu") {
+    const EluParams p =
+        act == "elu" ? EluParams{alpha, 1.0, 1.0, false} : selu_params();
+    return EluFamily::second(at::ones_like(z), z, p, false);
+  }
+  if (act == "gelu" || act == "gelu_tanh") {
+    return gelu_second(z, act == "gelu_tanh");
+  }
+  if (act == "silu") {
+    return silu_second(z);
+  }
+  if (act == "softplus") {
+    return softplus_second(z, alpha, 20.0);
+  }
+  if (act == "mish") {
+    return mish_second(z);
+  }
+  if (act == "hardswish") {
+    return hardswish_second(z);
+  }
+  TORCH_CHECK_VALUE(false, "activations_ext.bias_act: unknown act '", act, "'");
+}
+
+struct BiasActParams {
+  std::string act;
+  int64_t dim = 0;
+  double alpha = 0.0;
+  double gain = 1.0;
+  std::optional<double> clamp;
+};
+
+std::optional<Tensor> opt(const Tensor& t) {
+  return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
+}
+
+// A per-channel tensor (the bias) viewed to broadcast against x along dim.
+Tensor bias_for_broadcast(const Tensor& b, const Tensor& x, int64_t dim) {
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[c10::maybe_wrap_dim(dim, x.dim())] = -1;
+  return b.reshape(shape);
+}
+
+// Sums a tensor shaped like x to one value per channel along dim.
+Tensor sum_to_bias(const Tensor& t, const Tensor& b, const Tensor& x,
+                   int64_t dim) {
+  const Tensor bb = bias_for_broadcast(b, x, dim);
+  return at::sum_to(t, bb.sym_sizes()).reshape_symint(b.sym_sizes());
+}
+
+// z = x + bias (broadcast), and where the clamp holds the output constant.
+Tensor pre_activation(const Tensor& x, const Tensor& b, int64_t dim) {
+  return b.defined() ? x + bias_for_broadcast(b, x, dim) : x;
+}
+
+// d(input gradient)/dz times h: h * gain * f''(z), zero where the clamp is
+// active (as the first derivative is).
+Tensor bias_act_second(const Tensor& h, const Tensor& x, const Tensor& b,
+                       const BiasActParams& p) {
+  const Tensor z = pre_activation(x, b, p.dim);
+  const Tensor f2 = act_second(z, p.act, p.alpha);
+  if (!f2.defined()) {
+    return Tensor();
+  }
+  Tensor d = h * p.gain * f2;
+  if (p.clamp.has_value()) {
+    const Tensor y =
+        bias_act_op(x, opt(b), p.act, p.dim, p.alpha, p.gain, std::nullopt);
+    d = d.masked_fill(y.abs() > *p.clamp, 0);
+  }
+  return d;
+}
+
+struct BiasActNode : Node {
+  SavedVariable x;
+  SavedVariable b;
+  BiasActParams p;
+  bool bias_grad = false;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined()) {
+      return {Tensor(), Tensor()};
+    }
+    const auto self = self_pointer(this);
+    const Tensor b_ = b.unpack(self);
+    const bool want_b = bias_grad && should_compute_output(1);
+    auto [gx, gb] = bias_act_bwd_op(grads[0], x.unpack(self), opt(b_), p.act,
+                                    p.dim, p.alpha, p.gain, p.clamp, want_b);
+    return {gx, want_b ? gb : Tensor()};
+  }
+  std::string name() const override { return "BiasActBackward"; }
+  void release_variables() override {
+    x.reset_data();
+    b.reset_data();
+  }
+};
+
+// (gx, gb) = (g * J, sum of g * J over all but dim). Upstream (ggx, ggb)
+// combine into one gradient of gx: ggx + ggb broadcast. Then
+//   d/dg = bias_act_backward(that, x, b)
+//   d/dx = that * g * gain * f''(z);  d/db = its sum per channel.
+struct BiasActBackwardNode : Node {
+  SavedVariable g;
+  SavedVariable x;
+  SavedVariable b;
+  BiasActParams p;
+  bool bias_grad = false;
+  variable_list apply(variable_list&& grads) override {
+    const auto self = self_pointer(this);
+    const Tensor g_ = g.unpack(self);
+    const Tensor x_ = x.unpack(self);
+    const Tensor b_ = b.unpack(self);
+    Tensor total = grads[0];
+    if (bias_grad && grads[1].defined() && b_.defined()) {
+      total = add_defined(
+          total, bias_for_broadcast(grads[1], x_, p.dim).expand_as(x_));
+    }
+    if (!total.defined()) {
+      return {Tensor(), Tensor(), Tensor()};
+    }
+    Tensor dg;
+    if (should_compute_output(0)) {
+      dg = std::get<0>(bias_act_bwd_op(total, x_, opt(b_), p.act, p.dim,
+                                       p.alpha, p.gain, p.clamp, false));
+    }
+    Tensor dx;
+    Tensor db;
+    if (should_compute_output(1) || should_compute_output(2)) {
+      dx = bias_act_second(total * g_, x_, b_, p);
+      if (dx.defined() && b_.defined() && should_compute_output(2)) {
+        db = sum_to_bias(dx, b_, x_, p.dim);
+      }
+    }
+    return {dg, dx, db};
+  }
+  std::string name() const override { return "BiasActBackwardBackward"; }
+  void release_variables() override {
+    g.reset_data();
+    x.reset_data();
+    b.reset_data();
   }
 };
 
 Tensor bias_act_autograd(const Tensor& x, const std::optional<Tensor>& bias,
                          c10::string_view act, int64_t dim, double alpha,
                          double gain, std::optional<double> clamp) {
-  const bool bias_rg =
-      bias.has_value() && bias->defined() && bias->requires_grad();
-  if (!at::GradMode::is_enabled() || !(x.requires_grad() || bias_rg)) {
-    return below_autograd(
-        [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
+  const Tensor b = bias.has_value() ? *bias : Tensor();
+  const bool record = grad_mode() && (needs_grad(x) || needs_grad(b));
+  const Tensor xt = tangent(x);
+  const Tensor bt = tangent(b);
+  Tensor y = below_autograd(
+      [&] { return bias_act_op(x, bias, act, dim, alpha, gain, clamp); });
+  if (!record && !xt.defined() && !bt.defined()) {
+    return y;
   }
-  return BiasActFn::apply(x, bias, act, dim, alpha, gain, clamp);
+  BiasActParams p{std::string(act), dim, alpha, gain, clamp};
+  if (record) {
+    auto node = make_node<BiasActNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x, b));
+    node->p = p;
+    node->bias_grad = needs_grad(b);
+    torch::autograd::set_history(y, node);
+    node->x = SavedVariable(x, false);
+    node->b = SavedVariable(b, false);
+  }
+  if (xt.defined() || bt.defined()) {
+    // y_t = J (x_t + b_t): the input gradient formula applied to the tangent.
+    const Tensor x_p = primal(x);
+    Tensor zt = xt;
+    if (bt.defined()) {
+      zt = add_defined(zt, bias_for_broadcast(bt, x_p, dim).expand_as(x_p));
+    }
+    y._set_fw_grad(std::get<0>(bias_act_bwd_op(zt, x_p, opt(primal(b)), act,
+                                               dim, alpha, gain, clamp, false)),
+                   /*level=*/0, /*is_inplace_op=*/false);
+  }
+  return y;
+}
+
+std::tuple<Tensor, Tensor> bias_act_backward_autograd(
+    const Tensor& g, const Tensor& x, const std::optional<Tensor>& bias,
+    c10::string_view act, int64_t dim, double alpha, double gain,
+    std::optional<double> clamp, bool bias_grad) {
+  const Tensor b = bias.has_value() ? *bias : Tensor();
+  const bool record =
+      grad_mode() && (needs_grad(g) || needs_grad(x) || needs_grad(b));
+  const Tensor gt = tangent(g);
+  const Tensor xt = tangent(x);
+  const Tensor bt = tangent(b);
+  auto [gx, gb] = below_autograd([&] {
+    return bias_act_bwd_op(g, x, bias, act, dim, alpha, gain, clamp, bias_grad);
+  });
+  if (!record && !gt.defined() && !xt.defined() && !bt.defined()) {
+    return {gx, gb};
+  }
+  BiasActParams p{std::string(act), dim, alpha, gain, clamp};
+  if (record) {
+    auto node = make_node<BiasActBackwardNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(g, x, b));
+    node->p = p;
+    node->bias_grad = bias_grad;
+    if (bias_grad) {
+      torch::autograd::set_history(torch::autograd::flatten_tensor_args(gx, gb),
+                                   node);
+    } else {
+      // The second output is an empty placeholder: not differentiable.
+      node->add_input_metadata(gx);
+      torch::autograd::impl::set_gradient_edge(gx, {node, 0});
+      node->add_input_metadata(Node::undefined_input());
+    }
+    node->g = SavedVariable(g, false);
+    node->x = SavedVariable(x, false);
+    node->b = SavedVariable(b, false);
+  }
+  if (gt.defined() || xt.defined() || bt.defined()) {
+    // gx_t = J g_t + g * gain * f''(z) * (x_t + b_t);  gb_t = its sum.
+    const Tensor g_p = primal(g);
+    const Tensor x_p = primal(x);
+    const Tensor b_p = primal(b);
+    Tensor t;
+    if (gt.defined()) {
+      t = std::get<0>(bias_act_bwd_op(gt, x_p, opt(b_p), act, dim, alpha, gain,
+                                      clamp, false));
+    }
+    Tensor zt = xt;
+    if (bt.defined()) {
+      zt = add_defined(zt, bias_for_broadcast(bt, x_p, dim).expand_as(x_p));
+    }
+    if (zt.defined()) {
+      t = add_defined(t, bias_act_second(g_p * zt, x_p, b_p, p));
+    }
+    if (!t.defined()) {
+      t = at::zeros_like(gx);
+    }
+    gx._set_fw_grad(t, /*level=*/0, /*is_inplace_op=*/false);
+    if (bias_grad) {
+      gb._set_fw_grad(sum_to_bias(t, b_p, x_p, dim), /*level=*/0,
+                      /*is_inplace_op=*/false);
+    }
+  }
+  return {gx, gb};
 }
 
 // ------------------------------------- forward with per-unit counts
@@ -814,67 +1154,89 @@ Tensor bias_act_autograd(const Tensor& x, const std::optional<Tensor>& bias,
 // The counts are not differentiable; the output's gradient is the plain
 // activation's (bias_act_backward without a bias gradient, prelu_backward).
 
-struct BiasActCountFn : Function<BiasActCountFn> {
-  static variable_list forward(AutogradContext* ctx, const Tensor& x,
-                               const Tensor& bias, c10::string_view act,
-                               int64_t dim, double alpha) {
-    auto [y, counts] = below_autograd(
-        [&] { return bias_act_count_op(x, bias, act, dim, alpha); });
-    ctx->mark_non_differentiable({counts});
-    ctx->save_for_backward({x, bias});
-    ctx->saved_data["act"] = std::string(act);
-    ctx->saved_data["dim"] = dim;
-    ctx->saved_data["alpha"] = alpha;
-    return {y, counts};
+struct CountNode : Node {
+  SavedVariable x;
+  SavedVariable w;
+  bool prelu = false;
+  BiasActParams p;
+  variable_list apply(variable_list&& grads) override {
+    const auto self = self_pointer(this);
+    if (!grads[0].defined()) {
+      return {Tensor(), Tensor()};
+    }
+    if (prelu) {
+      auto [gi, gw] = prelu_bwd_op(grads[0], x.unpack(self), w.unpack(self));
+      return {gi, should_compute_output(1) ? gw : Tensor()};
+    }
+    auto [gx, gb] =
+        bias_act_bwd_op(grads[0], x.unpack(self), w.unpack(self), p.act, p.dim,
+                        p.alpha, 1.0, std::nullopt, false);
+    return {gx, Tensor()};
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const std::string act = ctx->saved_data["act"].toStringRef();
-    const int64_t dim = ctx->saved_data["dim"].toInt();
-    const double alpha = ctx->saved_data["alpha"].toDouble();
-    auto [gx, gb] = call_backward_op([&] {
-      return bias_act_bwd_op(grads[0], saved[0], saved[1], act, dim, alpha, 1.0,
-                             std::nullopt, false);
-    });
-    return {gx, undefined(), undefined(), undefined(), undefined()};
+  std::string name() const override {
+    return prelu ? "PreluCountBackward" : "BiasActCountBackward";
+  }
+  void release_variables() override {
+    x.reset_data();
+    w.reset_data();
   }
 };
+
+// Records `node` for the first output only; the counts get no history.
+template <typename N>
+void set_first_output_history(const Tensor& y, const Tensor& counts,
+                              const N& node) {
+  node->add_input_metadata(y);
+  torch::autograd::impl::set_gradient_edge(y, {node, 0});
+  (void)counts;
+}
 
 std::tuple<Tensor, Tensor> bias_act_count_autograd(const Tensor& x,
                                                    const Tensor& bias,
                                                    c10::string_view act,
                                                    int64_t dim, double alpha) {
-  if (!needs_grad(x)) {
-    return below_autograd(
-        [&] { return bias_act_count_op(x, bias, act, dim, alpha); });
+  const bool record = grad_mode() && needs_grad(x);
+  const Tensor xt = tangent(x);
+  auto [y, counts] = below_autograd(
+      [&] { return bias_act_count_op(x, bias, act, dim, alpha); });
+  BiasActParams p{std::string(act), dim, alpha, 1.0, std::nullopt};
+  if (record) {
+    auto node = make_node<CountNode>();
+    // Only the input gets a gradient (the monitor's bias is a constant).
+    node->set_next_edges(torch::autograd::collect_next_edges(x, Tensor()));
+    node->p = p;
+    set_first_output_history(y, counts, node);
+    node->x = SavedVariable(x, false);
+    node->w = SavedVariable(bias, false);
   }
-  auto out = BiasActCountFn::apply(x, bias, act, dim, alpha);
-  return {out[0], out[1]};
+  if (xt.defined()) {
+    y._set_fw_grad(
+        std::get<0>(bias_act_bwd_op(xt, primal(x), bias, act, dim, alpha, 1.0,
+                                    std::nullopt, false)),
+        /*level=*/0, /*is_inplace_op=*/false);
+  }
+  return {y, counts};
 }
-
-struct PreluCountFn : Function<PreluCountFn> {
-  static variable_list forward(AutogradContext* ctx, const Tensor& x,
-                               const Tensor& w, int64_t dim) {
-    auto [y, counts] =
-        below_autograd([&] { return prelu_count_op(x, w, dim); });
-    ctx->mark_non_differentiable({counts});
-    ctx->save_for_backward({x, w});
-    return {y, counts};
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    auto [gi, gw] = prelu_bwd_op(grads[0], saved[0], saved[1]);
-    return {gi, gw, undefined()};
-  }
-};
 
 std::tuple<Tensor, Tensor> prelu_count_autograd(const Tensor& x,
                                                 const Tensor& w, int64_t dim) {
-  if (!needs_grad(x, w)) {
-    return below_autograd([&] { return prelu_count_op(x, w, dim); });
+  const bool record = grad_mode() && (needs_grad(x) || needs_grad(w));
+  const Tensor xt = tangent(x);
+  const Tensor wt = tangent(w);
+  auto [y, counts] = below_autograd([&] { return prelu_count_op(x, w, dim); });
+  if (record) {
+    auto node = make_node<CountNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x, w));
+    node->prelu = true;
+    set_first_output_history(y, counts, node);
+    node->x = SavedVariable(x, false);
+    node->w = SavedVariable(w, false);
   }
-  auto out = PreluCountFn::apply(x, w, dim);
-  return {out[0], out[1]};
+  if (xt.defined() || wt.defined()) {
+    y._set_fw_grad(prelu_tangent(primal(x), primal(w), xt, wt), /*level=*/0,
+                   /*is_inplace_op=*/false);
+  }
+  return {y, counts};
 }
 
 }  // namespace
@@ -893,20 +1255,27 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   m.impl("elu", &elu_autograd);
   m.impl("elu_", &elu_inplace_autograd);
   m.impl("elu_backward", &elu_backward_autograd);
-  m.impl("prelu", &prelu_autograd);
-  m.impl("prelu_backward", &prelu_backward_autograd);
-  m.impl("tanh", &tanh_autograd);
-  m.impl("gelu", &gelu_autograd);
-  m.impl("silu", &silu_autograd);
-  m.impl("silu_", &silu_inplace_autograd);
-  m.impl("softplus", &softplus_autograd);
-  m.impl("mish", &mish_autograd);
-  m.impl("mish_", &mish_inplace_autograd);
   m.impl("selu", &selu_autograd);
   m.impl("selu_", &selu_inplace_autograd);
+  m.impl("tanh", &tanh_autograd);
+  m.impl("tanh_backward", &tanh_backward_autograd);
+  m.impl("gelu", &gelu_autograd);
+  m.impl("gelu_backward", &gelu_backward_autograd);
+  m.impl("silu", &silu_autograd);
+  m.impl("silu_", &silu_inplace_autograd);
+  m.impl("silu_backward", &silu_backward_autograd);
+  m.impl("softplus", &softplus_autograd);
+  m.impl("softplus_backward", &softplus_backward_autograd);
+  m.impl("mish", &mish_autograd);
+  m.impl("mish_", &mish_inplace_autograd);
+  m.impl("mish_backward", &mish_backward_autograd);
   m.impl("hardswish", &hardswish_autograd);
   m.impl("hardswish_", &hardswish_inplace_autograd);
+  m.impl("hardswish_backward", &hardswish_backward_autograd);
+  m.impl("prelu", &prelu_autograd);
+  m.impl("prelu_backward", &prelu_backward_autograd);
   m.impl("bias_act", &bias_act_autograd);
+  m.impl("bias_act_backward", &bias_act_backward_autograd);
   m.impl("bias_act_count", &bias_act_count_autograd);
   m.impl("prelu_count", &prelu_count_autograd);
 }
