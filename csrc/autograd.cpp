@@ -597,7 +597,8 @@ void inplace_autograd(const Tensor& x, const typename Fam::P& p) {
         Fam::kInplaceCopiesInput
             ? new_tangent
             : Fam::backward(xt, primal(x), p, /*from_output=*/true);
-    x._set_fw_grad(t, /*level=*/0, /*is_inplace_op=*/true);
+    // The tangent is updated in place, as in-place operations must.
+    xt.copy_(t);
   }
 }
 
