@@ -12,6 +12,7 @@ Build in place with `pip install --no-build-isolation -e .` so that the
 installed torch is the one the extension is compiled against.
 """
 
+import importlib.util
 import os
 import platform
 from concurrent.futures import ThreadPoolExecutor
@@ -108,8 +109,34 @@ ext = Extension(
 )
 
 
+def _build_check():
+    """activations_ext/_build_check.py, loaded on its own: importing the
+    package would load the library being built."""
+    spec = importlib.util.spec_from_file_location(
+        "activations_ext_build_check", ROOT / "activations_ext" / "_build_check.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class build_ext(BuildExtension):
-    """BuildExtension that also compiles the per-instruction-set CPU kernels."""
+    """BuildExtension that also compiles the per-instruction-set CPU kernels
+    and records the torch it builds against (activations_ext/_build_info.py,
+    checked when the package is imported)."""
+
+    def run(self):
+        super().run()
+        # Next to the library just built: in the source tree for in-place and
+        # editable builds, in build_lib otherwise (there it replaces the copy
+        # of the source tree's record, which may be another build's, that
+        # build_py made; the source tree's record stays that of its library).
+        if self.inplace or getattr(self, "editable_mode", False):
+            package_dir = ROOT / "activations_ext"
+        else:
+            package_dir = Path(self.build_lib) / "activations_ext"
+        package_dir.mkdir(parents=True, exist_ok=True)
+        _build_check().write_build_info(package_dir / "_build_info.py", torch.__version__, WITH_CUDA)
 
     def build_extension(self, ext):
         cxx = (

@@ -16,9 +16,20 @@ from __future__ import annotations
 
 import torch  # noqa: F401  (loads libtorch, which our library links against)
 
-from . import _C, functional, monitor, nn, ops  # noqa: F401  (importing ops registers the operators)
-from .convert import ConversionSummary, convert, revert
-from .spec import SPECS, ActivationSpec, get_spec
+from ._build_check import check_built_torch, load_error
+
+# Before the library is loaded: built for another torch, it fails to load
+# without saying why, or loads and misbehaves.
+check_built_torch()
+try:
+    from . import _C
+except (ImportError, OSError) as e:
+    raise load_error(e) from e
+
+# ops registers the fake kernels, _vmap the batching rules.
+from . import _vmap, functional, monitor, nn, ops  # noqa: E402, F401
+from .convert import ConversionSummary, convert, revert  # noqa: E402
+from .spec import SPECS, ActivationSpec, get_spec  # noqa: E402
 
 __version__ = "0.1.0"
 
