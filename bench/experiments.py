@@ -3,8 +3,9 @@
 - :func:`article` -- the article's own experiment (claim 7): 1000 points of a
   2-D standard normal, label 1 outside the unit circle, Linear(2,16) ->
   activation -> Linear(16,1) -> Sigmoid, BCE, Adam lr 0.01, 100 full-batch
-  epochs, over several seeds. Also the source of ReLU sparsity (claim 3) and
-  PReLU slopes (claim 6) in a small net.
+  epochs, over several seeds (the defaults of :class:`ExperimentConfig`).
+  Also the source of ReLU sparsity (claim 3) and PReLU slopes (claim 6) in a
+  small net.
 - :func:`time_to_target` -- claim 1(c): epochs and seconds until the training
   error on scikit-learn's 8x8 digits reaches a target, each activation with
   its learning rate picked from a grid.
@@ -17,12 +18,16 @@ The networks use our modules (``activations_ext.nn``; an activation the
 spec table lacks would fall back to torch.nn's). Everything runs on the
 device :func:`bench.machine.pick_device` picks. Data loading, model
 initialisation and batch order are seeded; the seeds are in the results.
+
+Each experiment's result carries its configuration (and, on digits, the
+shape of the data), so that the report describes what was run from the
+results alone.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -30,16 +35,22 @@ import torch
 from activations_ext.monitor import DeadUnitMonitor
 from bench.kernels import Activation, get_activation
 from bench.machine import pick_clock
+from bench.verdicts import PRELU_INIT, SATURATION_ABS_INPUT
 
 Tick = Callable[[str], None]
 
-SATURATION_ABS_INPUT = 5.0  # the article's "|x| > 5": sigmoid'(5) = 0.0066
+# scikit-learn's 8x8 digits as the package ships them. Results record the
+# shape of the data they were trained on; this stands in for results written
+# before they did.
+DIGITS = {"images": 1797, "features": 64, "classes": 10}
 
 
 @dataclass
 class ExperimentConfig:
     # claim 7: the article's experiment
     article_seeds: List[int]
+    article_points: int = 1000  # per seed
+    article_width: int = 16  # hidden units
     article_epochs: int = 100
     article_lr: float = 0.01
     article_activations: Tuple[str, ...] = ("sigmoid", "relu", "leaky_relu", "tanh", "prelu", "elu")
@@ -62,6 +73,7 @@ class ExperimentConfig:
     grad_epochs: int = 30
     grad_checkpoints: Tuple[int, ...] = (0, 1, 2, 5, 10, 20, 30)
     grad_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    grad_saturation_bound: float = SATURATION_ABS_INPUT  # saturated: |activation input| > this
     # claim 4: dying units
     dying_activations: Tuple[str, ...] = ("relu", "leaky_relu", "prelu", "elu")
     dying_lrs: Dict[str, float] = field(default_factory=lambda: {"normal": 1e-3, "high": 3e-2})
@@ -70,6 +82,8 @@ class ExperimentConfig:
     dying_batch: int = 32
     dying_epochs: int = 20
     dying_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    # every experiment
+    prelu_init: float = PRELU_INIT  # PReLU's initial slope
 
     @classmethod
     def preset(cls, quick: bool) -> ExperimentConfig:
@@ -109,14 +123,19 @@ def impl_for(act: Activation) -> str:
 
 
 def make_mlp(
-    act: Activation, in_features: int, width: int, depth: int, out_features: int
+    act: Activation,
+    in_features: int,
+    width: int,
+    depth: int,
+    out_features: int,
+    prelu_init: float = PRELU_INIT,
 ) -> Tuple[torch.nn.Sequential, List[torch.nn.Module]]:
     """Linear -> act, ``depth`` times, then a Linear: the model and its hidden activation modules."""
     layers: List[torch.nn.Module] = []
     hidden: List[torch.nn.Module] = []
     w_in = in_features
     for _ in range(depth):
-        module = act.module(impl_for(act), width)
+        module = act.module(impl_for(act), width, init=prelu_init)
         layers += [torch.nn.Linear(w_in, width), module]
         hidden.append(module)
         w_in = width
@@ -233,7 +252,7 @@ def error_rate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> floa
 
 
 def load_digits(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's 8x8 digits (1797 images, shipped with the package), standardised."""
+    """scikit-learn's 8x8 digits (shipped with the package: see ``DIGITS``), standardised."""
     from sklearn.datasets import load_digits as _load
 
     d = _load()
@@ -242,15 +261,20 @@ def load_digits(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
     return x.to(device), torch.tensor(d.target, dtype=torch.long, device=device)
 
 
+def data_shape(x: torch.Tensor, y: torch.Tensor) -> Dict[str, int]:
+    """What a digits experiment trained on, as ``DIGITS`` spells it."""
+    return {"images": x.shape[0], "features": x.shape[1], "classes": int(y.max()) + 1}
+
+
 # --------------------------------------------------------------------------
 # Claim 7: the article's experiment
 # --------------------------------------------------------------------------
 
 
-def circle_data(seed: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """1000 points of a 2-D standard normal; label 1 outside the unit circle."""
+def circle_data(seed: int, device: torch.device, points: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``points`` points of a 2-D standard normal; label 1 outside the unit circle."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(1000, 2, generator=gen)
+    x = torch.randn(points, 2, generator=gen)
     y = (x[:, 0] ** 2 + x[:, 1] ** 2 > 1).float().unsqueeze(1)
     return x.to(device), y.to(device)
 
@@ -260,14 +284,15 @@ def article(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[
 
     runs = []
     for seed in config.article_seeds:
-        x, y = circle_data(seed, device)
+        x, y = circle_data(seed, device, config.article_points)
         for name in config.article_activations:
             tick(f"article {name} seed {seed}")
             act = get_activation(name)
             torch.manual_seed(1000 + seed)  # same Linear weights for every activation of this seed
-            hidden = act.module(impl_for(act), 16)
+            w = config.article_width
+            hidden = act.module(impl_for(act), w, init=config.prelu_init)
             model = torch.nn.Sequential(
-                torch.nn.Linear(2, 16), hidden, torch.nn.Linear(16, 1), ann.Sigmoid()
+                torch.nn.Linear(2, w), hidden, torch.nn.Linear(w, 1), ann.Sigmoid()
             ).to(device)
             zeros_init = zero_fractions(model, [hidden], x)[0]
             opt = torch.optim.Adam(model.parameters(), lr=config.article_lr)
@@ -310,6 +335,7 @@ def article(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[
 
 def time_to_target(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
     x, y = load_digits(device)
+    classes = data_shape(x, y)["classes"]
     loss_fn = torch.nn.functional.cross_entropy
     runs = []
     for name in config.ttt_activations:
@@ -318,7 +344,9 @@ def time_to_target(config: ExperimentConfig, device: torch.device, tick: Tick) -
             for seed in config.ttt_seeds:
                 tick(f"time-to-target {name} lr {lr} seed {seed}")
                 torch.manual_seed(seed)
-                model, _ = make_mlp(act, x.shape[1], config.ttt_width, config.ttt_depth, 10)
+                model, _ = make_mlp(
+                    act, x.shape[1], config.ttt_width, config.ttt_depth, classes, config.prelu_init
+                )
                 model.to(device)
                 opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.ttt_momentum)
                 gen = torch.Generator().manual_seed(seed)
@@ -345,7 +373,12 @@ def time_to_target(config: ExperimentConfig, device: torch.device, tick: Tick) -
                         "diverged": not math.isfinite(loss),
                     }
                 )
-    return {"config": _sub(config, "ttt_"), "runs": runs, "summary": summarize_time_to_target(runs, config)}
+    return {
+        "config": _sub(config, "ttt_"),
+        "data": data_shape(x, y),
+        "runs": runs,
+        "summary": summarize_time_to_target(runs, config),
+    }
 
 
 def _median(values: Sequence[float]) -> float:
@@ -404,6 +437,7 @@ def _layer_grad_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) 
 
 def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
     x, y = load_digits(device)
+    classes = data_shape(x, y)["classes"]
     loss_fn = torch.nn.functional.cross_entropy
     runs = []
     for name in config.grad_activations:
@@ -411,7 +445,9 @@ def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -
         for seed in config.grad_seeds:
             tick(f"gradient norms {name} seed {seed}")
             torch.manual_seed(seed)
-            model, hidden = make_mlp(act, x.shape[1], config.grad_width, config.grad_depth, 10)
+            model, hidden = make_mlp(
+                act, x.shape[1], config.grad_width, config.grad_depth, classes, config.prelu_init
+            )
             model.to(device)
             opt = torch.optim.Adam(model.parameters(), lr=config.grad_lr)
             gen = torch.Generator().manual_seed(seed)
@@ -424,7 +460,7 @@ def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -
                         {
                             "epoch": epoch,
                             "grad_norms": _layer_grad_norms(model, x, y),
-                            "saturated": saturated_fractions(model, hidden, x),
+                            "saturated": saturated_fractions(model, hidden, x, config.grad_saturation_bound),
                             "zeros": zero_fractions(model, hidden, x),
                             "error": error_rate(model, x, y),
                         }
@@ -432,7 +468,7 @@ def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -
             runs.append(
                 {"activation": name, "seed": seed, "points": points, "prelu_slopes": prelu_slopes(hidden)}
             )
-    return {"config": _sub(config, "grad_"), "runs": runs}
+    return {"config": _sub(config, "grad_"), "data": data_shape(x, y), "runs": runs}
 
 
 # --------------------------------------------------------------------------
@@ -442,6 +478,7 @@ def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -
 
 def dying_units(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
     x, y = load_digits(device)
+    classes = data_shape(x, y)["classes"]
     loss_fn = torch.nn.functional.cross_entropy
     runs = []
     for name in config.dying_activations:
@@ -450,7 +487,9 @@ def dying_units(config: ExperimentConfig, device: torch.device, tick: Tick) -> D
             for seed in config.dying_seeds:
                 tick(f"dead units {name} {label} lr seed {seed}")
                 torch.manual_seed(seed)
-                model, hidden = make_mlp(act, x.shape[1], config.dying_width, config.dying_depth, 10)
+                model, hidden = make_mlp(
+                    act, x.shape[1], config.dying_width, config.dying_depth, classes, config.prelu_init
+                )
                 model.to(device)
                 opt = torch.optim.Adam(model.parameters(), lr=lr)
                 gen = torch.Generator().manual_seed(seed)
@@ -471,11 +510,32 @@ def dying_units(config: ExperimentConfig, device: torch.device, tick: Tick) -> D
                         "prelu_slopes": prelu_slopes(hidden),
                     }
                 )
-    return {"config": _sub(config, "dying_"), "runs": runs}
+    return {"config": _sub(config, "dying_"), "data": data_shape(x, y), "runs": runs}
+
+
+# Settings every experiment uses: each experiment's config carries them.
+SHARED = ("prelu_init",)
 
 
 def _sub(config: ExperimentConfig, prefix: str) -> Dict[str, Any]:
-    return {k[len(prefix) :]: v for k, v in asdict(config).items() if k.startswith(prefix)}
+    d = asdict(config)
+    return {
+        **{k[len(prefix) :]: v for k, v in d.items() if k.startswith(prefix)},
+        **{k: d[k] for k in SHARED},
+    }
+
+
+def config_defaults(prefix: str) -> Dict[str, Any]:
+    """One experiment's settings that have defaults, named as in its results' config.
+
+    Results written before a setting was recorded ran with its default; the
+    report reads a missing setting from here."""
+    out: Dict[str, Any] = {}
+    for f in fields(ExperimentConfig):
+        if f.default is MISSING or not (f.name.startswith(prefix) or f.name in SHARED):
+            continue
+        out[f.name[len(prefix) :] if f.name.startswith(prefix) else f.name] = f.default
+    return out
 
 
 def run_all(config: ExperimentConfig, device: torch.device, tick: Optional[Tick] = None) -> Dict[str, Any]:

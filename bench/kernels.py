@@ -104,13 +104,14 @@ class Activation:
             return self.fn(impl)(x, w)
         return self.fn(impl)(x, **self.params, **kw)
 
-    def module(self, impl: str, width: int) -> torch.nn.Module:
-        """A fresh module (``impl`` 'ours' or 'native'); PReLU gets ``width`` slopes."""
+    def module(self, impl: str, width: int, init: Optional[float] = None) -> torch.nn.Module:
+        """A fresh module (``impl`` 'ours' or 'native'); PReLU gets ``width`` slopes, each ``init``
+        (torch's default when None)."""
         cls = self.ours_module_cls if impl == "ours" else self.native_module_cls
         if cls is None:
             raise ValueError(f"activations_ext.nn has no module for {self.name}")
         if self.weight:
-            return cls(num_parameters=width)
+            return cls(num_parameters=width) if init is None else cls(num_parameters=width, init=init)
         return cls(**self.params)
 
     def make_weight(self, x: torch.Tensor) -> Optional[torch.Tensor]:

@@ -86,6 +86,12 @@ def environment(device: torch.device) -> Dict[str, Any]:
 CONTENTION_FACTOR = 3.0
 
 
+def is_contended(threads: int, multi_us: float, single_us: float) -> bool:
+    """The probe's decision: the copy on ``threads`` threads took more than
+    ``CONTENTION_FACTOR`` times as long as on one (never with one thread)."""
+    return threads > 1 and multi_us > CONTENTION_FACTOR * single_us
+
+
 def contention_probe(reps: int = 40, threads: Optional[int] = None) -> Dict[str, Any]:
     """Whether other processes are using this machine's cores right now.
 
@@ -124,14 +130,19 @@ def contention_probe(reps: int = 40, threads: Optional[int] = None) -> Dict[str,
         "threads": threads,
         "copy_64k_us_all_threads": multi,
         "copy_64k_us_one_thread": single,
-        "contended": threads > 1 and multi > CONTENTION_FACTOR * single,
+        "contended": is_contended(threads, multi, single),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
-def choose_threads(arg: str, device: torch.device) -> Tuple[int, Dict[str, Any], str]:
-    """The thread count to run with, the probe it rests on, and why."""
-    probe = contention_probe()
+def choose_threads(
+    arg: str, device: torch.device, probe: Optional[Dict[str, Any]] = None
+) -> Tuple[int, Dict[str, Any], str]:
+    """The thread count to run with, the probe it rests on, and why.
+
+    ``arg``: 'auto' or a number (``--threads``); ``probe``: a result of
+    :func:`contention_probe` (by default one is taken now)."""
+    probe = contention_probe() if probe is None else probe
     default = torch.get_num_threads()
     if arg != "auto":
         n = int(arg)

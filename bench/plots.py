@@ -136,8 +136,8 @@ def article_losses(result: Mapping[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def grad_norms(result: Mapping[str, Any], path: Path) -> Path:
-    """Per-layer gradient norms at initialisation and at the end; Sigmoid's saturated share."""
+def grad_norms(result: Mapping[str, Any], path: Path, bound: float) -> Path:
+    """Per-layer gradient norms at initialisation and at the end; the share of inputs with |x| > ``bound``."""
     runs = result["runs"]
     acts = list(dict.fromkeys(r["activation"] for r in runs))
     epochs = [p["epoch"] for p in runs[0]["points"]]
@@ -168,7 +168,7 @@ def grad_norms(result: Mapping[str, Any], path: Path) -> Path:
         ]
         ax.plot(epochs, ys, marker="o", color=COLORS.get(act), label=act)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("share of activation inputs with |x| > 5")
+    ax.set_ylabel(f"share of activation inputs with |x| > {bound:g}")
     ax.set_title("saturation (mean over hidden layers)")
     ax.grid(alpha=0.3)
     return _save(fig, path)
@@ -218,12 +218,12 @@ def time_to_target(result: Mapping[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def prelu_slopes(slopes: Mapping[str, Sequence[float]], path: Path) -> Path:
+def prelu_slopes(slopes: Mapping[str, Sequence[float]], path: Path, init: float) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, values in slopes.items():
         if values:
             ax.hist(values, bins=40, alpha=0.5, label=f"{label} (n={len(values)})")
-    ax.axvline(0.25, color="black", linestyle="--", linewidth=1, label="initial 0.25")
+    ax.axvline(init, color="black", linestyle="--", linewidth=1, label=f"initial {init:g}")
     ax.set_xlabel("learned slope a")
     ax.set_ylabel("count")
     ax.set_title("PReLU slopes after training")

@@ -207,22 +207,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
     if args.baseline_python:
         progress("kernels under " + args.baseline_python)
-        t0 = time.perf_counter()
-        try:
-            results["baseline"] = __import__("bench.baseline", fromlist=["run_baseline"]).run_baseline(
-                args.baseline_python,
-                args.out / "baseline-kernels.json",
-                quick=quick,
-                threads=threads,
-                cpu_only=device.type == "cpu",
-                log=lambda s: progress.bar.write(s),
-                on_progress=lambda s: progress.bar.set_description(
-                    f"torch {args.baseline_python}: {s}"[-60:]
-                ),
-            )
-        except Exception as exc:  # report it, keep the rest of the report
-            results["baseline_error"] = f"{type(exc).__name__}: {exc}"
-        results["baseline_seconds"] = time.perf_counter() - t0
+        results.update(measure_baseline(args.baseline_python, args.out, quick, threads, device, progress))
     results["probe_end"] = contention_probe(threads=probe["threads"])
     results["seconds"] = time.perf_counter() - t_start
     progress("writing the report")
@@ -230,14 +215,69 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     return results
 
 
+def measure_baseline(
+    python: str,
+    out_dir: Path,
+    quick: bool,
+    threads: int,
+    device: torch.device,
+    progress: Optional[Progress] = None,
+) -> Dict[str, Any]:
+    """``--baseline-python``: the kernel measurements under ``python``'s torch
+    (bench/baseline.py), as the results' ``baseline``, or why they failed as
+    ``baseline_error``: a failed second torch costs its columns, not the report."""
+    from bench.baseline import run_baseline
+
+    def on_progress(line: str) -> None:
+        if progress is not None:
+            progress.bar.set_description(f"torch {python}: {line}"[-60:])
+
+    t0 = time.perf_counter()
+    out: Dict[str, Any] = {}
+    try:
+        out["baseline"] = run_baseline(
+            python,
+            out_dir / "baseline-kernels.json",
+            quick=quick,
+            threads=threads,
+            cpu_only=device.type == "cpu",
+            log=progress.bar.write if progress is not None else print,
+            on_progress=on_progress,
+        )
+    except Exception as exc:
+        out["baseline_error"] = f"{type(exc).__name__}: {exc}"
+    out["baseline_seconds"] = time.perf_counter() - t0
+    return out
+
+
 # --------------------------------------------------------------------------
 # From results to the numbers the verdicts and tables need
 # --------------------------------------------------------------------------
+
+# Where each experiment's settings are named in ExperimentConfig.
+CONFIG_PREFIX = {
+    "article": "article_",
+    "time_to_target": "ttt_",
+    "gradient_norms": "grad_",
+    "dying_units": "dying_",
+}
+
+
+def exp_config(exp: Mapping[str, Any], name: str) -> Dict[str, Any]:
+    """Experiment ``name``'s configuration as recorded in the results; a setting
+    results written before it was recorded lack is its default (what they ran with)."""
+    return {**E.config_defaults(CONFIG_PREFIX[name]), **exp[name]["config"]}
+
+
+def digits_data(exp: Mapping[str, Any], name: str) -> Dict[str, int]:
+    """The shape of the digits data experiment ``name`` trained on."""
+    return dict(exp[name].get("data") or E.DIGITS)
 
 
 def compare_ratio(
     compare: Mapping[str, Any], num: str, den: str, kinds=("forward", "backward")
 ) -> Dict[str, float]:
+    """``num``'s time over ``den``'s, per round (paired), forward + backward by default."""
     t = compare["times"]
     a = K.per_round_total(t, [f"{num}/{k}" for k in kinds])
     b = K.per_round_total(t, [f"{den}/{k}" for k in kinds])
@@ -249,6 +289,11 @@ def step_ratio(step: Mapping[str, Any], num: str, den: str) -> Optional[Dict[str
     if num not in t or den not in t:
         return None
     return K.paired_ratio(t[num], t[den])
+
+
+def compare_run(res: Mapping[str, Any], impl: str) -> Mapping[str, Any]:
+    """The interleaved activation comparison of ``impl`` ('native': torch's kernels, 'ours')."""
+    return next(c for c in res["compare"] if c["impl"] == impl)
 
 
 def article_finals(exp: Mapping[str, Any]) -> Dict[str, List[float]]:
@@ -293,65 +338,75 @@ def dying_summary(exp: Mapping[str, Any]) -> Dict[Tuple[str, str], Dict[str, flo
     return out
 
 
+def _layers(exp: Mapping[str, Any], name: str) -> str:
+    """'10-layer MLP': the Linear layers of experiment ``name``'s network."""
+    return f"{exp_config(exp, name)['depth'] + 1}-layer MLP"
+
+
+def prelu_init(exp: Mapping[str, Any]) -> float:
+    """PReLU's initial slope (one setting for every experiment, carried in each one's config)."""
+    return exp_config(exp, "article")["prelu_init"]
+
+
 def prelu_sources(exp: Mapping[str, Any]) -> Dict[str, List[float]]:
     out: Dict[str, List[float]] = {}
+    width = exp_config(exp, "article")["width"]
     for r in exp["article"]["runs"]:
-        out.setdefault("article net (16 slopes)", []).extend(r["prelu_slopes"])
+        out.setdefault(f"article net ({width} slopes)", []).extend(r["prelu_slopes"])
     for r in exp["gradient_norms"]["runs"]:
-        out.setdefault("10-layer MLP, digits", []).extend(r["prelu_slopes"])
+        out.setdefault(f"{_layers(exp, 'gradient_norms')}, digits", []).extend(r["prelu_slopes"])
     for r in exp["dying_units"]["runs"]:
-        out.setdefault(f"5-layer MLP, digits, {r['lr_label']} lr", []).extend(r["prelu_slopes"])
+        out.setdefault(f"{_layers(exp, 'dying_units')}, digits, {r['lr_label']} lr", []).extend(
+            r["prelu_slopes"]
+        )
     return {k: v for k, v in out.items() if v}
 
 
-def build_verdicts(res: Mapping[str, Any]) -> List[V.Verdict]:
-    exp = res["experiments"]
-    verdicts: List[V.Verdict] = []
-    native_cmp = next(c for c in res["compare"] if c["impl"] == "native")
-    ours_cmp = next(c for c in res["compare"] if c["impl"] == "ours")
-    size = K.size_label(native_cmp["n"])
+# --------------------------------------------------------------------------
+# The inputs of each claim's rule. Each function returns the keyword arguments
+# its rule in bench/verdicts.py is called with, read from results.json alone,
+# so that the tests can check them on the committed results: a ratio turned
+# upside down or two arguments swapped shows up there, not only as a verdict
+# that no longer matches its evidence.
+# --------------------------------------------------------------------------
 
-    # 1(a): kernels
-    r_nat = compare_ratio(native_cmp, "sigmoid", "relu")
-    r_ours = compare_ratio(ours_cmp, "sigmoid", "relu")
-    tanh_nat = compare_ratio(native_cmp, "tanh", "relu")
-    v = V.speedup(
-        "1(a)",
-        "ReLU 6x faster than Sigmoid, read as: time per element of the activation kernels (forward + backward)",
-        r_nat["median"],
-        [
-            (f"Sigmoid/ReLU, torch kernels, {size} fp32", r_nat["median"]),
-            (f"Sigmoid/ReLU, our kernels, {size} fp32", r_ours["median"]),
-            (f"tanh/ReLU, torch kernels, {size} fp32", tanh_nat["median"]),
+
+def kernel_speed_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 1(a): R = Sigmoid's time / ReLU's, forward + backward of torch's kernels
+    (R > 1: ReLU is faster)."""
+    native, ours = compare_run(res, "native"), compare_run(res, "ours")
+    size = K.size_label(native["n"])
+    ratio = compare_ratio(native, "sigmoid", "relu")["median"]
+    return {
+        "ratio": ratio,
+        "evidence": [
+            (f"Sigmoid/ReLU, torch kernels, {size} fp32", ratio),
+            (f"Sigmoid/ReLU, our kernels, {size} fp32", compare_ratio(ours, "sigmoid", "relu")["median"]),
+            (f"tanh/ReLU, torch kernels, {size} fp32", compare_ratio(native, "tanh", "relu")["median"]),
         ],
-    )
-    v.note = f"R: torch's kernels, forward + backward at {size} float32 elements, paired rounds."
-    verdicts.append(v)
+    }
 
-    # 1(b): training step
+
+def step_speed_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 1(b): R = the Sigmoid network's training step time / the ReLU network's, torch.nn modules."""
     step = res["step"]
-    rb = step_ratio(step, "sigmoid/native", "relu/native")
-    rb_ours = step_ratio(step, "sigmoid/ours", "relu/ours")
-    tb = step_ratio(step, "tanh/native", "relu/native")
-    cfg = step["config"]
-    v = V.speedup(
-        "1(b)",
-        "ReLU 6x faster than Sigmoid, read as: time per training step of a network",
-        rb["median"],
-        [
-            ("Sigmoid/ReLU step, torch.nn", rb["median"]),
-            ("Sigmoid/ReLU step, ours", rb_ours["median"] if rb_ours else None),
-            ("tanh/ReLU step, torch.nn", tb["median"] if tb else None),
+    ratio = step_ratio(step, "sigmoid/native", "relu/native")["median"]
+    ours = step_ratio(step, "sigmoid/ours", "relu/ours")
+    tanh = step_ratio(step, "tanh/native", "relu/native")
+    return {
+        "ratio": ratio,
+        "evidence": [
+            ("Sigmoid/ReLU step, torch.nn", ratio),
+            ("Sigmoid/ReLU step, ours", ours["median"] if ours else None),
+            ("tanh/ReLU step, torch.nn", tanh["median"] if tanh else None),
         ],
-    )
-    v.note = (
-        f"R: MLP {cfg['in_features']}-{cfg['width']}x{cfg['depth']}-{cfg['classes']}, batch {cfg['batch']}, "
-        "torch.nn modules, paired rounds."
-    )
-    verdicts.append(v)
+    }
 
-    # 1(c): time to target
-    ttt = exp["time_to_target"]
+
+def time_to_target_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 1(c): R = Sigmoid's median epochs to the target / ReLU's, each at its best rate.
+    When Sigmoid never got there, R = the epoch budget / ReLU's epochs, a lower bound."""
+    ttt = res["experiments"]["time_to_target"]
     summ, tcfg = ttt["summary"], ttt["config"]
     relu, sig = summ["relu"], summ["sigmoid"]
     lower = not sig["reached"]
@@ -371,14 +426,119 @@ def build_verdicts(res: Mapping[str, Any]) -> List[V.Verdict]:
         evidence.append(("tanh epochs (best lr)", t["median_epochs"]))
         if relu["reached"] and t["reached"]:
             evidence.append(("tanh/ReLU epochs", t["median_epochs"] / relu["median_epochs"]))
+    return {"ratio": ratio, "evidence": evidence, "lower_bound": lower, "relu_measured": relu["reached"]}
+
+
+def vanishing_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 2: first/last gradient-norm ratio A of Sigmoid and ReLU at initialisation; Sigmoid's
+    saturated share at initialisation and at its highest."""
+    exp = res["experiments"]
+    g = grad_summary(exp)
+    sig, relu = g["sigmoid"], g["relu"]
+    e0 = sig["epochs"][0]
+    return {
+        "a_sigmoid": sig["attenuation"][e0],
+        "a_relu": relu["attenuation"][e0],
+        "saturated_max": max(sig["saturated"].values()),
+        "saturated_init": sig["saturated"][e0],
+        "bound": exp_config(exp, "gradient_norms")["saturation_bound"],
+    }
+
+
+def sparsity_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 3: ReLU's share of exact zeros in the deep MLP and in the article's net."""
+    exp = res["experiments"]
+    relu = grad_summary(exp)["relu"]
+    first, last = relu["epochs"][0], relu["epochs"][-1]
+    art = [r for r in exp["article"]["runs"] if r["activation"] == "relu"]
+    mlp = _layers(exp, "gradient_norms")
+    return {
+        "fractions": {
+            f"{mlp}, init": relu["zeros"][first],
+            f"{mlp}, epoch {last}": relu["zeros"][last],
+            "article net, init": _median([r["zero_fraction_init"] for r in art]),
+            "article net, end": _median([r["zero_fraction_final"] for r in art]),
+        }
+    }
+
+
+def dying_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 4: ReLU's dead share at the end at the normal and the high rate, LeakyReLU's stuck
+    share at the high rate."""
+    d = dying_summary(res["experiments"])
+    extra = [
+        ("train error ReLU, high lr", d[("relu", "high")]["error_end"]),
+        ("train error LeakyReLU, high lr", d[("leaky_relu", "high")]["error_end"]),
+    ]
+    for act in ("prelu", "elu"):
+        if (act, "high") in d:
+            extra.append((f"{act} stuck negative, high lr", d[(act, "high")]["dead_end"]))
+    return {
+        "relu_dead_normal": d[("relu", "normal")]["dead_end"],
+        "relu_dead_high": d[("relu", "high")]["dead_end"],
+        "leaky_stuck_high": d[("leaky_relu", "high")]["dead_end"],
+        "extra": extra,
+    }
+
+
+def elu_cost_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 5: ELU's time / LeakyReLU's, forward and backward, torch's kernels and ours (> 1: ELU costs more)."""
+    ratios = {}
+    for impl, who in (("native", "torch"), ("ours", "ours")):
+        cmp_ = compare_run(res, impl)
+        for kind in ("forward", "backward"):
+            r = compare_ratio(cmp_, "elu", "leaky_relu", (kind,))
+            ratios[f"ELU/LeakyReLU {kind}, {who}"] = r["median"]
+    return {"ratios": ratios}
+
+
+def prelu_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 6: per experiment, the median distance of PReLU's learned slopes from the initial one."""
+    exp = res["experiments"]
+    src, init = prelu_sources(exp), prelu_init(exp)
+    return {
+        "median_shift": {k: _median([abs(a - init) for a in vals]) for k, vals in src.items()},
+        "extra": [(f"median slope, {k}", _median(vals)) for k, vals in src.items()],
+        "init": init,
+    }
+
+
+def article_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 7: the final loss of each activation in the article's experiment, per seed in seed order."""
+    return {"final_losses": article_finals(res["experiments"])}
+
+
+def build_verdicts(res: Mapping[str, Any]) -> List[V.Verdict]:
+    size = K.size_label(compare_run(res, "native")["n"])
+    verdicts: List[V.Verdict] = []
+
+    v = V.speedup(
+        "1(a)",
+        "ReLU 6x faster than Sigmoid, read as: time per element of the activation kernels (forward + backward)",
+        **kernel_speed_inputs(res),
+    )
+    v.note = f"R: torch's kernels, forward + backward at {size} float32 elements, paired rounds."
+    verdicts.append(v)
+
+    cfg = res["step"]["config"]
+    v = V.speedup(
+        "1(b)",
+        "ReLU 6x faster than Sigmoid, read as: time per training step of a network",
+        **step_speed_inputs(res),
+    )
+    v.note = (
+        f"R: MLP {cfg['in_features']}-{cfg['width']}x{cfg['depth']}-{cfg['classes']}, batch {cfg['batch']}, "
+        "torch.nn modules, paired rounds."
+    )
+    verdicts.append(v)
+
+    ttt = res["experiments"]["time_to_target"]
+    summ, tcfg = ttt["summary"], ttt["config"]
     v = V.speedup(
         "1(c)",
         "ReLU 6x faster than Sigmoid, read as: epochs and seconds to a training-error target, learning rate "
         "tuned per activation",
-        ratio,
-        evidence,
-        lower_bound=lower,
-        relu_measured=relu["reached"],
+        **time_to_target_inputs(res),
     )
     edge = [
         a for a, s in summ.items() if s["reached"] and s["best_lr"] in (min(tcfg["lrs"]), max(tcfg["lrs"]))
@@ -390,67 +550,14 @@ def build_verdicts(res: Mapping[str, Any]) -> List[V.Verdict]:
     )
     verdicts.append(v)
 
-    # 2: vanishing gradients
-    g = grad_summary(exp)
-    sig_g, relu_g = g["sigmoid"], g["relu"]
-    e0 = sig_g["epochs"][0]
-    verdicts.append(
-        V.vanishing(
-            sig_g["attenuation"][e0],
-            relu_g["attenuation"][e0],
-            max(sig_g["saturated"].values()),
-            sig_g["saturated"][e0],
-        )
-    )
-
-    # 3: sparsity
-    last = relu_g["epochs"][-1]
-    art = [r for r in exp["article"]["runs"] if r["activation"] == "relu"]
-    fractions = {
-        "10-layer MLP, init": relu_g["zeros"][e0],
-        f"10-layer MLP, epoch {last}": relu_g["zeros"][last],
-        "article net, init": _median([r["zero_fraction_init"] for r in art]),
-        "article net, end": _median([r["zero_fraction_final"] for r in art]),
-    }
-    verdicts.append(V.sparsity(fractions))
-
-    # 4: dying
-    d = dying_summary(exp)
-    extra = [
-        ("train error ReLU, high lr", d[("relu", "high")]["error_end"]),
-        ("train error LeakyReLU, high lr", d[("leaky_relu", "high")]["error_end"]),
-    ]
-    for act in ("prelu", "elu"):
-        if (act, "high") in d:
-            extra.append((f"{act} stuck negative, high lr", d[(act, "high")]["dead_end"]))
-    verdicts.append(
-        V.dying(
-            d[("relu", "normal")]["dead_end"],
-            d[("relu", "high")]["dead_end"],
-            d[("leaky_relu", "high")]["dead_end"],
-            extra,
-        )
-    )
-
-    # 5: ELU vs LeakyReLU
-    ratios = {}
-    for cmp_, who in ((native_cmp, "torch"), (ours_cmp, "ours")):
-        for kind in ("forward", "backward"):
-            ratios[f"ELU/LeakyReLU {kind}, {who}"] = compare_ratio(cmp_, "elu", "leaky_relu", (kind,))[
-                "median"
-            ]
-    v = V.elu_cost(ratios)
+    verdicts.append(V.vanishing(**vanishing_inputs(res)))
+    verdicts.append(V.sparsity(**sparsity_inputs(res)))
+    verdicts.append(V.dying(**dying_inputs(res)))
+    v = V.elu_cost(**elu_cost_inputs(res))
     v.note = f"At {size} float32 elements."
     verdicts.append(v)
-
-    # 6: PReLU slopes
-    src = prelu_sources(exp)
-    shifts = {k: _median([abs(a - 0.25) for a in vals]) for k, vals in src.items()}
-    extra6 = [(f"median slope, {k}", _median(vals)) for k, vals in src.items()]
-    verdicts.append(V.prelu_learns(shifts, extra6))
-
-    # 7: the article's experiment
-    verdicts.append(V.article(article_finals(exp)))
+    verdicts.append(V.prelu_learns(**prelu_inputs(res)))
+    verdicts.append(V.article(**article_inputs(res)))
     return verdicts
 
 
@@ -582,7 +689,11 @@ def verdict_section(verdicts: Sequence[V.Verdict]) -> str:
         "The rules are code (`bench/verdicts.py`, unit-tested in `tests/test_verdicts.py`); this is their text:",
         "",
     ]
-    for claim, rule in V.all_rules().items():
+    # The text each verdict was decided by (1(a)-(c) share one rule), so that
+    # settings read from the results (claim 2's bound, claim 6's initial slope)
+    # are the ones printed.
+    rules = {v.claim.split("(")[0]: v.rule for v in verdicts}
+    for claim, rule in rules.items():
         out.append(f"- **{claim}**: {rule}")
     out.append("")
     return "\n".join(out)
@@ -1011,6 +1122,7 @@ def experiments_section(
     ]
     ttt = exp["time_to_target"]
     tc = ttt["config"]
+    td = digits_data(exp, "time_to_target")
     grid_rows = []
     for a, s in ttt["summary"].items():
         for lr, p in s["per_lr"].items():
@@ -1030,8 +1142,8 @@ def experiments_section(
     out += [
         f"### Claim 1(c): epochs and seconds to a training-error target ({vd['1(c)'].verdict})",
         "",
-        f"scikit-learn's 8x8 digits (1797 images, standardised), MLP 64 -> ({tc['width']} -> activation) x {tc['depth']} "
-        f"-> 10 with our modules, SGD with momentum {tc['momentum']:g}, batch {tc['batch']}, seeds {tc['seeds']}, at "
+        f"scikit-learn's 8x8 digits ({td['images']} images, standardised), MLP {td['features']} -> ({tc['width']} -> "
+        f"activation) x {tc['depth']} -> {td['classes']} with our modules, SGD with momentum {tc['momentum']:g}, batch {tc['batch']}, seeds {tc['seeds']}, at "
         f"most {tc['max_epochs']} epochs; target: training error <= {tc['target_error']:.0%}. Median over seeds "
         "('never' when the median run did not reach the target); seconds count training only, not the per-epoch "
         "evaluation, on the clock named in the header.",
@@ -1055,8 +1167,10 @@ def experiments_section(
 
     # claim 2 and 3
     g = grad_summary(exp)
-    gc_ = exp["gradient_norms"]["config"]
-    P.grad_norms(exp["gradient_norms"], out_dir / "grad-norms.png")
+    gc_ = exp_config(exp, "gradient_norms")
+    gd = digits_data(exp, "gradient_norms")
+    bound = gc_["saturation_bound"]
+    P.grad_norms(exp["gradient_norms"], out_dir / "grad-norms.png", bound)
     figures.append("grad-norms.png")
     rows = []
     for a, s in g.items():
@@ -1076,10 +1190,11 @@ def experiments_section(
     out += [
         f"### Claim 2: vanishing gradients ({vd['2'].verdict}); claim 3: sparsity ({vd['3'].verdict})",
         "",
-        f"Digits, MLP with {gc_['depth'] + 1} Linear layers (64 -> {gc_['width']} x {gc_['depth']} -> 10), PyTorch's default "
+        f"Digits, MLP with {gc_['depth'] + 1} Linear layers ({gd['features']} -> {gc_['width']} x {gc_['depth']} -> "
+        f"{gd['classes']}), PyTorch's default "
         f"initialisation, Adam lr {gc_['lr']:g}, batch {gc_['batch']}, {gc_['epochs']} epochs, seeds {gc_['seeds']}. "
         "Gradient norms are of the full-data loss with respect to each Linear layer's weight. A = first layer's / "
-        "last layer's. Saturated: share of activation inputs with |x| > 5. Zeros: share of outputs exactly 0. "
+        f"last layer's. Saturated: share of activation inputs with |x| > {bound:g}. Zeros: share of outputs exactly 0. "
         "Medians over seeds, means over hidden layers.",
         "",
         table(
@@ -1103,6 +1218,7 @@ def experiments_section(
     # claim 4
     d = dying_summary(exp)
     dc = exp["dying_units"]["config"]
+    dd = digits_data(exp, "dying_units")
     P.dead_units(exp["dying_units"], out_dir / "dead-units.png")
     figures.append("dead-units.png")
     rows = [
@@ -1120,9 +1236,10 @@ def experiments_section(
     out += [
         f"### Claim 4: dying units ({vd['4'].verdict})",
         "",
-        f"Digits, MLP 64 -> ({dc['width']} -> activation) x {dc['depth']} -> 10, Adam at a normal and a high learning "
+        f"Digits, MLP {dd['features']} -> ({dc['width']} -> activation) x {dc['depth']} -> {dd['classes']}, Adam at a "
+        "normal and a high learning "
         f"rate ({dc['lrs']}), batch {dc['batch']}, {dc['epochs']} epochs, seeds {dc['seeds']}. A unit counts as dead when "
-        "its input is <= 0 for every one of the 1797 training images (measured with forward hooks after each "
+        f"its input is <= 0 for every one of the {dd['images']} training images (measured with forward hooks after each "
         "epoch): for ReLU it then outputs 0 and gets no gradient; for the others it is stuck on the negative "
         "side but still passes a gradient.",
         "",
@@ -1154,8 +1271,8 @@ def experiments_section(
     ]
 
     # claim 6
-    src = prelu_sources(exp)
-    P.prelu_slopes(src, out_dir / "prelu-slopes.png")
+    src, init = prelu_sources(exp), prelu_init(exp)
+    P.prelu_slopes(src, out_dir / "prelu-slopes.png", init)
     figures.append("prelu-slopes.png")
     rows = []
     for k, vals in src.items():
@@ -1169,15 +1286,15 @@ def experiments_section(
                 fmt_num(q["median"]),
                 fmt_num(q["p75"]),
                 fmt_num(max(vals)),
-                fmt_num(_median([abs(a - 0.25) for a in vals])),
+                fmt_num(_median([abs(a - init) for a in vals])),
             ]
         )
     out += [
         f"### Claim 6: where PReLU's slopes end up ({vd['6'].verdict})",
         "",
-        "Per-channel PReLU (one slope per unit, initial 0.25), pooled over seeds.",
+        f"Per-channel PReLU (one slope per unit, initial {init:g}), pooled over seeds.",
         "",
-        table(["network", "slopes", "min", "25%", "median", "75%", "max", "median abs(a - 0.25)"], rows),
+        table(["network", "slopes", "min", "25%", "median", "75%", "max", f"median abs(a - {init:g})"], rows),
         "",
         "![PReLU slopes](prelu-slopes.png)",
         "",
@@ -1185,7 +1302,8 @@ def experiments_section(
 
     # claim 7
     art = exp["article"]
-    ac = art["config"]
+    ac = exp_config(exp, "article")
+    w = ac["width"]
     P.article_losses(art, out_dir / "article-losses.png")
     figures.append("article-losses.png")
     rows = []
@@ -1205,8 +1323,8 @@ def experiments_section(
     out += [
         f"### Claim 7: the article's experiment ({vd['7'].verdict})",
         "",
-        f"As in the article: 1000 points of a 2-D standard normal, label 1 when x1^2 + x2^2 > 1; Linear(2,16) -> "
-        f"activation -> Linear(16,1) -> Sigmoid; BCE; Adam lr {ac['lr']:g}; {ac['epochs']} full-batch epochs. Seeds "
+        f"As in the article: {ac['points']} points of a 2-D standard normal, label 1 when x1^2 + x2^2 > 1; "
+        f"Linear(2,{w}) -> activation -> Linear({w},1) -> Sigmoid; BCE; Adam lr {ac['lr']:g}; {ac['epochs']} full-batch epochs. Seeds "
         f"{ac['seeds']} (each seed draws its own data and initial weights, the same for every activation). "
         "The article compares Sigmoid, ReLU and LeakyReLU(0.01); tanh, PReLU and ELU are extra.",
         "",
@@ -1287,7 +1405,7 @@ def _json_default(o: Any) -> Any:
     raise TypeError(type(o))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="a one-minute version (CI and smoke tests)")
     p.add_argument(
@@ -1304,7 +1422,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         action="store_true",
         help="measure nothing: write report.md and the figures again from the results.json in the output folder",
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
     device = pick_device()
     tag = machine_tag(device)
     args.out = args.out or ROOT / "bench" / "results" / tag

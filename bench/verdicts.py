@@ -28,7 +28,8 @@ SPEEDUP_MEASURABLE = 1.1  # ReLU at least 10% faster: "faster, but not 6x"
 # Claim 2: sigmoid gradients vanish in a deep MLP; sigmoid units saturate.
 VANISH_MAX_ATTENUATION = 1e-2  # first layer's gradient norm / last layer's, sigmoid, at init
 VANISH_VS_RELU = 10.0  # and at least this many times smaller than ReLU's
-SATURATED_MIN = 0.10  # share of sigmoid inputs with |x| > 5 at some point of training
+SATURATED_MIN = 0.10  # share of sigmoid inputs with |x| > bound at some point of training
+SATURATION_ABS_INPUT = 5.0  # the article's "|x| > 5": sigmoid'(5) = 0.0066 (the experiment's default bound)
 
 # Claim 3: about half of ReLU's outputs are exactly 0.
 SPARSITY_CENTRE = 0.5
@@ -42,8 +43,9 @@ LEAKY_KEEPS_ALIVE_MAX_SHARE = 0.5  # LeakyReLU's stuck share <= this x ReLU's de
 # Claim 5: ELU costs more than LeakyReLU.
 COST_RATIO_MIN = 1.1
 
-# Claim 6: PReLU learns its slopes (initial 0.25).
-SLOPE_MOVED = 0.05  # median |slope - 0.25| in some experiment
+# Claim 6: PReLU learns its slopes.
+PRELU_INIT = 0.25  # torch.nn.PReLU's initial slope (the experiments' default)
+SLOPE_MOVED = 0.05  # median |slope - initial| in some experiment
 SLOPE_MOVED_A_LITTLE = 0.01
 
 # Claim 7: the article's experiment.
@@ -109,28 +111,40 @@ def speedup(
     return Verdict(claim, title, v, evidence, SPEED_RULE)
 
 
-VANISH_RULE = (
-    "A = (gradient norm of the first Linear layer's weight) / (that of the last), at initialisation, median "
-    f"over seeds. Vanishing: Sigmoid's A <= {VANISH_MAX_ATTENUATION:g} and at least {VANISH_VS_RELU:g}x "
-    f"smaller than ReLU's. Saturation: at some recorded point of training at least {SATURATED_MIN:.0%} of "
-    "Sigmoid's inputs have |x| > 5. Holds if both; holds only in part if one; does not hold if neither."
-)
+def vanish_rule(bound: float = SATURATION_ABS_INPUT) -> str:
+    return (
+        "A = (gradient norm of the first Linear layer's weight) / (that of the last), at initialisation, median "
+        f"over seeds. Vanishing: Sigmoid's A <= {VANISH_MAX_ATTENUATION:g} and at least {VANISH_VS_RELU:g}x "
+        f"smaller than ReLU's. Saturation: at some recorded point of training at least {SATURATED_MIN:.0%} of "
+        f"Sigmoid's inputs have |x| > {bound:g}. Holds if both; holds only in part if one; does not hold if "
+        "neither."
+    )
 
 
-def vanishing(a_sigmoid: float, a_relu: float, saturated_max: float, saturated_init: float) -> Verdict:
+VANISH_RULE = vanish_rule()
+
+
+def vanishing(
+    a_sigmoid: float,
+    a_relu: float,
+    saturated_max: float,
+    saturated_init: float,
+    bound: float = SATURATION_ABS_INPUT,
+) -> Verdict:
+    """``bound``: the |input| above which the experiment counted a unit as saturated (text only)."""
     vanish = a_sigmoid <= VANISH_MAX_ATTENUATION and a_sigmoid * VANISH_VS_RELU <= a_relu
     saturate = saturated_max >= SATURATED_MIN
     return Verdict(
         "2",
-        "Sigmoid saturates (|x| > 5), so its gradients vanish in deep networks; ReLU's do not",
+        f"Sigmoid saturates (|x| > {bound:g}), so its gradients vanish in deep networks; ReLU's do not",
         _count([vanish, saturate]),
         [
             ("A Sigmoid, init", a_sigmoid),
             ("A ReLU, init", a_relu),
-            ("Sigmoid inputs |x|>5, init", saturated_init),
-            ("Sigmoid inputs |x|>5, max in training", saturated_max),
+            (f"Sigmoid inputs |x|>{bound:g}, init", saturated_init),
+            (f"Sigmoid inputs |x|>{bound:g}, max in training", saturated_max),
         ],
-        VANISH_RULE,
+        vanish_rule(bound),
     )
 
 
@@ -141,7 +155,8 @@ SPARSITY_RULE = (
 
 
 def sparsity(fractions: Mapping[str, float]) -> Verdict:
-    flags = [abs(v - SPARSITY_CENTRE) <= SPARSITY_TOLERANCE + 1e-12 for v in fractions.values()]
+    low, high = SPARSITY_CENTRE - SPARSITY_TOLERANCE, SPARSITY_CENTRE + SPARSITY_TOLERANCE
+    flags = [low <= v <= high for v in fractions.values()]
     return Verdict(
         "3",
         "ReLU activations are sparse: about half the units are exactly 0",
@@ -151,12 +166,20 @@ def sparsity(fractions: Mapping[str, float]) -> Verdict:
     )
 
 
+# "LeakyReLU keeps them alive" is a statement about the units the high rate
+# kills: when ReLU has (almost) no dead units there is nothing to keep alive,
+# and LeakyReLU's low stuck share is no evidence for it. So that half also
+# needs ReLU's dead share at the high rate to reach DEAD_HIGH_MIN, and with no
+# dying at all the claim does not hold on this evidence (rather than holding
+# in part by 0 <= 0.5 x 0).
 DYING_RULE = (
     f"ReLU dies: at the high learning rate at least {DEAD_HIGH_MIN:.0%} of ReLU's hidden units are dead "
-    f"(input <= 0 for every training example) at the end of training, and at least {DEAD_RISE_MIN:.0%} more "
-    f"than at the normal rate. LeakyReLU keeps them alive: its share of units stuck on the negative side at "
-    f"the high rate is at most {LEAKY_KEEPS_ALIVE_MAX_SHARE:g}x ReLU's dead share. Medians over seeds, mean "
-    "over hidden layers. Holds if both; holds only in part if one; does not hold if neither."
+    f"(input <= 0 for every training example) at the end of training, and at least {DEAD_RISE_MIN:.0%} of the "
+    "units more than at the normal rate. LeakyReLU keeps them alive: at the high rate at least "
+    f"{DEAD_HIGH_MIN:.0%} of ReLU's units are dead (there are units to keep alive) and LeakyReLU's share of units "
+    f"stuck on the negative side is at most {LEAKY_KEEPS_ALIVE_MAX_SHARE:g}x ReLU's dead share. Medians over "
+    "seeds, mean over hidden layers. Holds if both; holds only in part if one; does not hold if neither, hence "
+    f"whenever fewer than {DEAD_HIGH_MIN:.0%} of ReLU's units die at the high rate."
 )
 
 
@@ -167,7 +190,9 @@ def dying(
     extra: Optional[List[Tuple[str, object]]] = None,
 ) -> Verdict:
     dies = relu_dead_high >= DEAD_HIGH_MIN and relu_dead_high >= relu_dead_normal + DEAD_RISE_MIN
-    alive = leaky_stuck_high <= LEAKY_KEEPS_ALIVE_MAX_SHARE * relu_dead_high
+    alive = (
+        relu_dead_high >= DEAD_HIGH_MIN and leaky_stuck_high <= LEAKY_KEEPS_ALIVE_MAX_SHARE * relu_dead_high
+    )
     return Verdict(
         "4",
         "High learning rates kill ReLU units; LeakyReLU (0.01) keeps them alive",
@@ -199,23 +224,31 @@ def elu_cost(ratios: Mapping[str, float]) -> Verdict:
     )
 
 
-PRELU_RULE = (
-    f"Median |slope - 0.25| after training, per experiment. Holds if some experiment's is >= {SLOPE_MOVED:g}; "
-    f"holds only in part if the largest is in [{SLOPE_MOVED_A_LITTLE:g}, {SLOPE_MOVED:g}); does not hold below."
-)
+def prelu_rule(init: float = PRELU_INIT) -> str:
+    return (
+        f"Median |slope - {init:g}| after training, per experiment. Holds if some experiment's is >= "
+        f"{SLOPE_MOVED:g}; holds only in part if the largest is in [{SLOPE_MOVED_A_LITTLE:g}, {SLOPE_MOVED:g}); "
+        "does not hold below."
+    )
+
+
+PRELU_RULE = prelu_rule()
 
 
 def prelu_learns(
-    median_shift: Mapping[str, float], extra: Optional[List[Tuple[str, object]]] = None
+    median_shift: Mapping[str, float],
+    extra: Optional[List[Tuple[str, object]]] = None,
+    init: float = PRELU_INIT,
 ) -> Verdict:
+    """``median_shift[experiment]``: median |slope - init| after training; ``init`` the initial slope."""
     top = max(median_shift.values()) if median_shift else 0.0
     v = HOLDS if top >= SLOPE_MOVED else PART if top >= SLOPE_MOVED_A_LITTLE else NOT
     return Verdict(
         "6",
-        "PReLU learns its negative slope (initial 0.25)",
+        f"PReLU learns its negative slope (initial {init:g})",
         v,
-        [(f"median |a-0.25|, {k}", s) for k, s in median_shift.items()] + list(extra or []),
-        PRELU_RULE,
+        [(f"median |a-{init:g}|, {k}", s) for k, s in median_shift.items()] + list(extra or []),
+        prelu_rule(init),
     )
 
 

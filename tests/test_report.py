@@ -1,26 +1,44 @@
-"""The benchmark report's quick mode produces every section, figure and verdict.
+"""The benchmark report: its wiring on the committed results, and its quick mode.
 
-Runs ``python -m bench.report --quick`` once (about a minute) into a temporary
-folder and inspects what it wrote. No timing is asserted.
+The committed run (``bench/results/cpu-intel-xeon-processor-2c``) pins the
+wiring from results.json to the verdicts: each claim's rule inputs are read
+back as the committed report shows them, each verdict is the committed one,
+and re-rendering gives the committed verdict section. The report's text
+follows the experiments' configuration, and ``--threads auto`` and
+``--baseline-python`` are checked on fakes (no second torch is built).
+
+Then ``python -m bench.report --quick`` runs once (about a minute) into a
+temporary folder and what it wrote is inspected. No timing is asserted.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
+import inspect
 import json
 import math
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
+import time
+import types
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from activations_ext.spec import SPECS  # noqa: E402
+from bench import baseline as B  # noqa: E402
+from bench import experiments as E  # noqa: E402
+from bench import machine  # noqa: E402
+from bench import report as R  # noqa: E402
 from bench import verdicts as V  # noqa: E402
 
 SECTIONS = [
@@ -51,12 +69,604 @@ SECTIONS = [
 CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7"]
 
 
+def _env():
+    return dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+
+
+# --------------------------------------------------------------------------
+# The committed run: from results.json to the verdicts
+# --------------------------------------------------------------------------
+
+COMMITTED = ROOT / "bench" / "results" / "cpu-intel-xeon-processor-2c"
+
+# The verdicts the committed results give, as the committed report.md states
+# them. Written out on purpose: a change in how the numbers reach the rules
+# (a ratio turned upside down, two arguments swapped) changes one of them. A
+# deliberate change of a rule changes this table and the re-rendered report
+# together.
+COMMITTED_VERDICTS = {
+    "1(a)": V.PART,
+    "1(b)": V.NOT,
+    "1(c)": V.HOLDS,
+    "2": V.HOLDS,
+    "3": V.HOLDS,
+    "4": V.PART,
+    "5": V.HOLDS,
+    "6": V.HOLDS,
+    "7": V.HOLDS,
+}
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return json.loads((COMMITTED / "results.json").read_text())
+
+
+def _fmt(pairs):
+    """(label, number) pairs as the verdict table prints them."""
+    return [(label, R.fmt_num(v)) for label, v in pairs]
+
+
+def _verdict_section(text: str) -> str:
+    return text[text.index("## 1. The claims: verdicts") : text.index("## 2. ")]
+
+
+def _table_rows(text: str):
+    """claim -> (verdict, the numbers cell) of the verdict table in a report.md."""
+    rows = {}
+    for line in _verdict_section(text).splitlines():
+        cells = line[2:-2].split(" | ") if line.startswith("| ") else []
+        if len(cells) == 4 and cells[0] in CLAIMS:
+            rows[cells[0]] = (cells[2].strip("*"), cells[3])
+    return rows
+
+
+def _median(v):
+    return statistics.median(v)
+
+
+def test_committed_verdicts_are_pinned(committed):
+    verdicts = R.build_verdicts(committed)
+    assert {v.claim: v.verdict for v in verdicts} == COMMITTED_VERDICTS
+    # as the committed report and raw data state them
+    rows = _table_rows((COMMITTED / "report.md").read_text())
+    assert {c: verdict for c, (verdict, _) in rows.items()} == COMMITTED_VERDICTS
+    assert {v["claim"]: v["verdict"] for v in committed["verdicts"]} == COMMITTED_VERDICTS
+
+
+def test_committed_verdict_section_is_rendered_again(committed):
+    """The verdict table (each verdict beside its numbers) and the rules, as committed."""
+    text = (COMMITTED / "report.md").read_text()
+    assert R.verdict_section(R.build_verdicts(committed)).strip() == _verdict_section(text).strip()
+
+
+def test_claim_1a_inputs(committed):
+    k = R.kernel_speed_inputs(committed)
+    assert R.fmt_num(k["ratio"]) == "1.31"
+    assert _fmt(k["evidence"]) == [
+        ("Sigmoid/ReLU, torch kernels, 1M fp32", "1.31"),
+        ("Sigmoid/ReLU, our kernels, 1M fp32", "1.18"),
+        ("tanh/ReLU, torch kernels, 1M fp32", "1.14"),
+    ]
+    # R is Sigmoid's time over ReLU's: from the raw samples, Sigmoid's kernels take
+    # longer, so R > 1 means ReLU is faster.
+    t = R.compare_run(committed, "native")["times"]
+    sig = _median(t["sigmoid/forward"]) + _median(t["sigmoid/backward"])
+    relu = _median(t["relu/forward"]) + _median(t["relu/backward"])
+    assert sig > relu and k["ratio"] > 1
+    assert k["ratio"] == pytest.approx(sig / relu, rel=0.1)
+
+
+def test_claim_1b_inputs(committed):
+    k = R.step_speed_inputs(committed)
+    assert R.fmt_num(k["ratio"]) == "0.992"
+    assert _fmt(k["evidence"]) == [
+        ("Sigmoid/ReLU step, torch.nn", "0.992"),
+        ("Sigmoid/ReLU step, ours", "0.994"),
+        ("tanh/ReLU step, torch.nn", "0.992"),
+    ]
+    t = committed["step"]["times"]
+    assert k["ratio"] == pytest.approx(_median(t["sigmoid/native"]) / _median(t["relu/native"]), rel=0.05)
+
+
+def test_claim_1c_inputs(committed):
+    k = R.time_to_target_inputs(committed)
+    summ = committed["experiments"]["time_to_target"]["summary"]
+    assert (summ["relu"]["median_epochs"], summ["sigmoid"]["median_epochs"]) == (4, 41)
+    assert k["ratio"] == 41 / 4  # Sigmoid's epochs over ReLU's: > 1, ReLU got there first
+    assert (k["lower_bound"], k["relu_measured"]) == (False, True)
+    assert _fmt(k["evidence"]) == [
+        ("ReLU epochs (best lr)", "4"),
+        ("Sigmoid epochs (best lr)", "41"),
+        ("Sigmoid/ReLU epochs", "10.2"),
+        ("Sigmoid/ReLU seconds", "9.05"),
+        ("tanh epochs (best lr)", "4"),
+        ("tanh/ReLU epochs", "1"),
+    ]
+
+
+def test_claim_1c_lower_bound_when_sigmoid_never_gets_there(committed):
+    res = copy.deepcopy(committed)
+    summ = res["experiments"]["time_to_target"]["summary"]
+    summ["sigmoid"].update(reached=False, median_epochs=math.inf, median_seconds=math.inf)
+    k = R.time_to_target_inputs(res)
+    budget = res["experiments"]["time_to_target"]["config"]["max_epochs"]
+    assert k["lower_bound"] and k["ratio"] == budget / 4
+    assert ("Sigmoid/ReLU epochs (lower bound)", budget / 4) in k["evidence"]
+    summ["relu"].update(reached=False)
+    k = R.time_to_target_inputs(res)
+    assert not k["relu_measured"] and math.isnan(k["ratio"])
+
+
+def test_claim_2_inputs(committed):
+    k = R.vanishing_inputs(committed)
+    shown = {name: R.fmt_num(k[name]) for name in ("a_sigmoid", "a_relu", "saturated_max", "saturated_init")}
+    assert shown == {
+        "a_sigmoid": "8.85e-08",
+        "a_relu": "0.0294",
+        "saturated_max": "0.206",
+        "saturated_init": "2.80e-05",
+    }
+    assert k["bound"] == 5.0
+    # A is the first layer's gradient norm over the last one's, at initialisation
+    runs = committed["experiments"]["gradient_norms"]["runs"]
+    first_over_last = _median(
+        [
+            r["points"][0]["grad_norms"][0] / r["points"][0]["grad_norms"][-1]
+            for r in runs
+            if r["activation"] == "sigmoid"
+        ]
+    )
+    assert runs[0]["points"][0]["epoch"] == 0
+    assert k["a_sigmoid"] == pytest.approx(first_over_last)
+    assert k["a_sigmoid"] < k["a_relu"] < 1
+
+
+def test_claim_3_inputs(committed):
+    k = R.sparsity_inputs(committed)
+    assert _fmt(k["fractions"].items()) == [
+        ("10-layer MLP, init", "0.476"),
+        ("10-layer MLP, epoch 30", "0.35"),
+        ("article net, init", "0.472"),
+        ("article net, end", "0.544"),
+    ]
+
+
+def test_claim_4_inputs(committed):
+    k = R.dying_inputs(committed)
+    shown = {name: R.fmt_num(k[name]) for name in ("relu_dead_normal", "relu_dead_high", "leaky_stuck_high")}
+    assert shown == {"relu_dead_normal": "0.0723", "relu_dead_high": "0.643", "leaky_stuck_high": "0.404"}
+    # each is its own activation and rate, from the raw per-epoch shares
+    runs = committed["experiments"]["dying_units"]["runs"]
+
+    def dead_end(act, rate):
+        return _median(
+            [statistics.mean(r["dead"][-1]) for r in runs if (r["activation"], r["lr_label"]) == (act, rate)]
+        )
+
+    assert k["relu_dead_normal"] == pytest.approx(dead_end("relu", "normal"))
+    assert k["relu_dead_high"] == pytest.approx(dead_end("relu", "high"))
+    assert k["leaky_stuck_high"] == pytest.approx(dead_end("leaky_relu", "high"))
+    assert _fmt(k["extra"]) == [
+        ("train error ReLU, high lr", "0.745"),
+        ("train error LeakyReLU, high lr", "0.0924"),
+        ("prelu stuck negative, high lr", "0.0605"),
+        ("elu stuck negative, high lr", "0.4"),
+    ]
+
+
+def test_claim_5_inputs(committed):
+    k = R.elu_cost_inputs(committed)
+    assert _fmt(k["ratios"].items()) == [
+        ("ELU/LeakyReLU forward, torch", "3.69"),
+        ("ELU/LeakyReLU backward, torch", "1.16"),
+        ("ELU/LeakyReLU forward, ours", "1.4"),
+        ("ELU/LeakyReLU backward, ours", "1.2"),
+    ]
+    # ELU's time over LeakyReLU's: > 1 means ELU costs more
+    for impl, who in (("native", "torch"), ("ours", "ours")):
+        t = R.compare_run(committed, impl)["times"]
+        for kind in ("forward", "backward"):
+            direct = _median(t[f"elu/{kind}"]) / _median(t[f"leaky_relu/{kind}"])
+            assert k["ratios"][f"ELU/LeakyReLU {kind}, {who}"] == pytest.approx(direct, rel=0.1)
+
+
+def test_claim_6_inputs(committed):
+    k = R.prelu_inputs(committed)
+    assert k["init"] == 0.25
+    assert _fmt(k["median_shift"].items()) == [
+        ("article net (16 slopes)", "0.785"),
+        ("10-layer MLP, digits", "0.0465"),
+        ("5-layer MLP, digits, normal lr", "0.0366"),
+        ("5-layer MLP, digits, high lr", "0.267"),
+    ]
+    assert _fmt(k["extra"]) == [
+        ("median slope, article net (16 slopes)", "-0.325"),
+        ("median slope, 10-layer MLP, digits", "0.282"),
+        ("median slope, 5-layer MLP, digits, normal lr", "0.285"),
+        ("median slope, 5-layer MLP, digits, high lr", "-0.0158"),
+    ]
+
+
+def test_claim_7_inputs(committed):
+    finals = R.article_inputs(committed)["final_losses"]
+    runs = committed["experiments"]["article"]["runs"]
+    seeds = committed["experiments"]["article"]["config"]["seeds"]
+    for act in ("sigmoid", "relu", "leaky_relu"):
+        # in seed order, so that the rule pairs each seed's Sigmoid with its ReLU
+        by_seed = {r["seed"]: r["final_loss"] for r in runs if r["activation"] == act}
+        assert finals[act] == [by_seed[s] for s in sorted(seeds)]
+    shown = {a: R.fmt_num(statistics.mean(finals[a])) for a in ("sigmoid", "relu", "leaky_relu")}
+    assert shown == {"sigmoid": "0.522", "relu": "0.19", "leaky_relu": "0.189"}
+
+
+def test_rerender_of_the_committed_results_gives_the_committed_verdicts(tmp_path):
+    """``--rerender`` from results.json alone: the committed verdict table and rules,
+    the second torch's measurements written out again."""
+    shutil.copy(COMMITTED / "results.json", tmp_path / "results.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.report", "--rerender", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "report.md").read_text()
+    committed_text = (COMMITTED / "report.md").read_text()
+    assert _verdict_section(text) == _verdict_section(committed_text)
+    assert _table_rows(text) == _table_rows(committed_text)
+    written = json.loads((tmp_path / "baseline-kernels.json").read_text())
+    assert written == json.loads((COMMITTED / "baseline-kernels.json").read_text())
+
+
+# --------------------------------------------------------------------------
+# The report's text follows the experiments' configuration
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """The text alone: the plotting functions do nothing."""
+    for name, f in vars(R.P).items():
+        if inspect.isfunction(f) and f.__module__ == R.P.__name__ and not name.startswith("_"):
+            monkeypatch.setattr(R.P, name, lambda *a, **k: None)
+
+
+def _text(res, tmp_path):
+    verdicts = R.build_verdicts(res)
+    return R.verdict_section(verdicts) + R.experiments_section(res, verdicts, tmp_path, [])
+
+
+def test_text_states_the_configured_experiment(committed, tmp_path, no_figures):
+    res = copy.deepcopy(committed)
+    exp = res["experiments"]
+    exp["article"]["config"].update(points=500, width=8)
+    exp["gradient_norms"]["config"].update(saturation_bound=3.0, depth=6)
+    for name in ("article", "time_to_target", "gradient_norms", "dying_units"):
+        exp[name]["config"]["prelu_init"] = 0.5
+    for name in ("time_to_target", "gradient_norms", "dying_units"):
+        exp[name]["data"] = {"images": 1500, "features": 60, "classes": 9}
+    text = _text(res, tmp_path)
+    for expected in (
+        "500 points",
+        "Linear(2,8) -> activation -> Linear(8,1)",
+        "|x| > 3",
+        "Sigmoid inputs |x|>3",
+        "initial 0.5",
+        "|slope - 0.5|",
+        "median abs(a - 0.5)",
+        "article net (8 slopes)",
+        "7-layer MLP, digits",
+        "7-layer MLP, init",
+        "8x8 digits (1500 images",
+        "every one of the 1500 training images",
+        "MLP 60 -> (",
+        "(60 -> 64 x 6 -> 9)",
+        "-> 9, Adam",
+    ):
+        assert expected in text, expected
+    for typed_in in (
+        "1000 points",
+        "Linear(2,16)",
+        "|x| > 5",
+        "|x|>5",
+        "initial 0.25",
+        "|a-0.25|",
+        "a - 0.25",
+        "1797",
+        "MLP 64 ->",
+        "(64 ->",
+        "10-layer",
+    ):
+        assert typed_in not in text, typed_in
+
+
+def test_results_without_the_settings_read_their_defaults(committed, tmp_path, no_figures):
+    """The committed results predate recording these settings: they ran with the defaults."""
+    assert "points" not in committed["experiments"]["article"]["config"]
+    text = _text(committed, tmp_path)
+    for expected in (
+        "1000 points",
+        "Linear(2,16) -> activation -> Linear(16,1)",
+        "|x| > 5",
+        "initial 0.25",
+        "median abs(a - 0.25)",
+        "8x8 digits (1797 images",
+        "every one of the 1797 training images",
+    ):
+        assert expected in text, expected
+    defaults = E.config_defaults("article_")
+    assert (defaults["points"], defaults["width"], defaults["prelu_init"]) == (1000, 16, V.PRELU_INIT)
+    assert E.config_defaults("grad_")["saturation_bound"] == V.SATURATION_ABS_INPUT
+
+
+# --------------------------------------------------------------------------
+# --threads auto
+# --------------------------------------------------------------------------
+
+
+def _probe(contended, threads=2, multi=40.0, single=5.0):
+    return {
+        "threads": threads,
+        "copy_64k_us_all_threads": multi,
+        "copy_64k_us_one_thread": single,
+        "contended": contended,
+        "load_average": None,
+    }
+
+
+def test_threads_auto_is_the_default():
+    assert R.parser().parse_args([]).threads == "auto"
+    assert R.parser().parse_args(["--threads", "3"]).threads == "3"
+
+
+def test_threads_auto_takes_one_thread_when_the_cores_are_busy():
+    cpu = torch.device("cpu")
+    n, probe, why = machine.choose_threads("auto", cpu, _probe(True))
+    assert n == 1 and probe["contended"]
+    assert why.startswith("1: ") and "40 µs" in why and "5.0 µs" in why and "(--threads auto)" in why
+
+
+def test_threads_auto_keeps_torchs_default_on_free_cores_or_a_gpu():
+    default = torch.get_num_threads()
+    n, _, why = machine.choose_threads("auto", torch.device("cpu"), _probe(False))
+    assert n == default and "torch's default" in why
+    # on a GPU the kernels do not run on the CPU's threads
+    n, _, _ = machine.choose_threads("auto", torch.device("cuda"), _probe(True))
+    assert n == default
+
+
+def test_threads_set_by_hand_ignore_the_probe():
+    n, _, why = machine.choose_threads("3", torch.device("cpu"), _probe(True))
+    assert n == 3 and "set with --threads" in why
+
+
+def test_probe_decision():
+    f = machine.CONTENTION_FACTOR
+    assert machine.is_contended(2, f * 10.0 + 0.1, 10.0)
+    assert not machine.is_contended(2, f * 10.0, 10.0)
+    assert not machine.is_contended(1, 100.0 * f, 1.0)  # one thread waits on nobody
+
+
+@pytest.mark.parametrize("multi_us,contended", [(40.0, True), (6.0, False)])
+def test_probe_sees_a_load(monkeypatch, multi_us, contended):
+    """A fake clock stands in for a busy core: each timed copy on two threads takes
+    ``multi_us``, on one thread 5 µs."""
+    now = [0.0]
+
+    def clock():
+        now[0] += (multi_us if torch.get_num_threads() > 1 else 5.0) * 1e-6
+        return now[0]
+
+    monkeypatch.setattr(time, "perf_counter", clock)
+    p = machine.contention_probe(reps=5, threads=2)
+    assert p["copy_64k_us_all_threads"] == pytest.approx(multi_us)
+    assert p["copy_64k_us_one_thread"] == pytest.approx(5.0)
+    assert p["contended"] is contended
+    n, _, _ = machine.choose_threads("auto", torch.device("cpu"), p)
+    assert n == (1 if contended else torch.get_num_threads())
+
+
+def test_probe_measures_and_decides():
+    before = torch.get_num_threads()
+    p = machine.contention_probe(reps=3, threads=2)
+    assert torch.get_num_threads() == before
+    assert p["threads"] == 2 and p["copy_64k_us_all_threads"] > 0 and p["copy_64k_us_one_thread"] > 0
+    assert p["contended"] == machine.is_contended(
+        2, p["copy_64k_us_all_threads"], p["copy_64k_us_one_thread"]
+    )
+
+
+# --------------------------------------------------------------------------
+# --baseline-python
+# --------------------------------------------------------------------------
+
+
+def test_baseline_python_option():
+    assert R.parser().parse_args([]).baseline_python is None
+    assert R.parser().parse_args(["--baseline-python", "v/bin/python"]).baseline_python == "v/bin/python"
+
+
+def test_baseline_measurements_or_their_failure_go_into_the_results(monkeypatch, tmp_path):
+    calls = []
+
+    def fake(python, out_json, **kw):
+        calls.append((python, out_json, kw))
+        return {"rows": [], "environment": {"torch": "9.9"}}
+
+    monkeypatch.setattr(B, "run_baseline", fake)
+    got = R.measure_baseline("other/python", tmp_path, True, 2, torch.device("cpu"))
+    assert got["baseline"] == {"rows": [], "environment": {"torch": "9.9"}} and "baseline_error" not in got
+    python, out_json, kw = calls[0]
+    assert (python, out_json) == ("other/python", tmp_path / "baseline-kernels.json")
+    assert (kw["quick"], kw["threads"], kw["cpu_only"]) == (True, 2, True)
+
+    def broken(*a, **k):
+        raise RuntimeError("no torch there")
+
+    monkeypatch.setattr(B, "run_baseline", broken)
+    got = R.measure_baseline("other/python", tmp_path, False, 1, torch.device("cpu"))
+    assert got["baseline_error"] == "RuntimeError: no torch there" and "baseline" not in got
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A stand-in checkout for bench/baseline.py: a few sources, a fake pip and torch."""
+    root = tmp_path / "checkout"
+    for f, text in {
+        "setup.py": "# setup\n",
+        "pyproject.toml": "[project]\n",
+        "README.md": "readme\n",
+        "csrc/ops.cpp": "// kernels\n",
+        "activations_ext/__init__.py": "",
+    }.items():
+        (root / f).parent.mkdir(parents=True, exist_ok=True)
+        (root / f).write_text(text)
+    monkeypatch.setattr(B, "ROOT", root)
+    monkeypatch.setattr(B, "torch_version", lambda python: "2.99.0+cpu")
+    pip_calls = []
+
+    def run(cmd, env=None, capture_output=False, text=False, **kw):
+        pip_calls.append((cmd, env))
+        Path(cmd[cmd.index("--target") + 1]).mkdir(parents=True)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(B, "subprocess", types.SimpleNamespace(run=run, PIPE=subprocess.PIPE))
+    return root, pip_calls
+
+
+def test_baseline_builds_a_private_copy_once(checkout):
+    root, pip_calls = checkout
+    site = B.build_for(sys.executable, cpu_only=True, log=lambda s: None)
+    base = site.parent
+    assert base.parent == root / "build" / "baseline" and base.name.startswith("torch-2.99.0-cpu-")
+    cmd, env = pip_calls[0]
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    assert {"--no-build-isolation", "--no-deps"} <= set(cmd)
+    assert cmd[cmd.index("--target") + 1] == str(site) and cmd[-1] == str(base / "src")
+    assert env["ACTIVATIONS_EXT_CPU_ONLY"] == "1"
+    assert (base / "src" / "csrc" / "ops.cpp").read_text() == "// kernels\n"
+    assert (base / "src" / "activations_ext" / "__init__.py").exists()
+    # unchanged sources: the build is reused
+    assert B.build_for(sys.executable, cpu_only=True, log=lambda s: None) == site and len(pip_calls) == 1
+    # the readme is not part of what is built
+    (root / "README.md").write_text("edited\n")
+    assert B.build_for(sys.executable, cpu_only=True, log=lambda s: None) == site and len(pip_calls) == 1
+    # a changed kernel: a new build, and the old one goes
+    (root / "csrc" / "ops.cpp").write_text("// faster kernels\n")
+    new = B.build_for(sys.executable, cpu_only=True, log=lambda s: None)
+    assert new != site and len(pip_calls) == 2 and not base.exists()
+
+
+def test_baseline_build_failure_is_an_error(checkout, monkeypatch):
+    def failing(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, "compiler said no", "")
+
+    monkeypatch.setattr(B, "subprocess", types.SimpleNamespace(run=failing, PIPE=subprocess.PIPE))
+    with pytest.raises(RuntimeError, match="compiler said no"):
+        B.build_for(sys.executable, cpu_only=False, log=lambda s: None)
+
+
+class _FakeKernelRun:
+    """bench/kernels.py run by the second python: writes its JSON, streams progress lines."""
+
+    calls: list = []
+    imported_from = None
+    returncode = 0
+
+    def __init__(self, cmd, env=None, cwd=None, stderr=None, text=False):
+        type(self).calls.append((cmd, env, cwd))
+        out = Path(cmd[cmd.index("--out") + 1])
+        out.write_text(
+            json.dumps({"rows": [], "environment": {"activations_ext_file": str(self.imported_from)}})
+        )
+        self.stderr = iter(
+            ["[1/2] forward relu float32 1024\n", "a warning\n", "[2/2] backward relu float32 1024\n"]
+        )
+
+    def wait(self):
+        return self.returncode
+
+
+def test_baseline_measures_under_the_other_python_with_its_build(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "activations_ext").mkdir(parents=True)
+    monkeypatch.setattr(B, "build_for", lambda python, cpu_only, log: site)
+    fake = type(
+        "Run", (_FakeKernelRun,), {"calls": [], "imported_from": site / "activations_ext" / "__init__.py"}
+    )
+    monkeypatch.setattr(B, "subprocess", types.SimpleNamespace(Popen=fake, PIPE=subprocess.PIPE))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    lines = []
+    out = B.run_baseline(
+        "venv/bin/python",
+        tmp_path / "b.json",
+        quick=True,
+        threads=2,
+        log=lambda s: None,
+        on_progress=lines.append,
+    )
+    assert out["rows"] == []
+    cmd, env, cwd = fake.calls[0]
+    # absolute, not resolved: a virtual environment's python must stay the link it is
+    assert cmd[0] == os.path.join(os.getcwd(), "venv", "bin", "python")
+    assert cmd[1] == str(B.ROOT / "bench" / "kernels.py")
+    assert cmd[cmd.index("--threads") + 1] == "2" and "--quick" in cmd and "--no-compile" in cmd
+    assert env["PYTHONPATH"] == str(site) and cwd == str(site)
+    assert lines == ["[1/2] forward relu float32 1024", "[2/2] backward relu float32 1024"]
+    B.run_baseline("venv/bin/python", tmp_path / "b.json", quick=False, threads=1, log=lambda s: None)
+    assert "--quick" not in fake.calls[1][0]
+
+
+def test_baseline_refuses_a_run_that_imported_another_build(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setattr(B, "build_for", lambda python, cpu_only, log: site)
+    fake = type(
+        "Run", (_FakeKernelRun,), {"calls": [], "imported_from": ROOT / "activations_ext" / "__init__.py"}
+    )
+    monkeypatch.setattr(B, "subprocess", types.SimpleNamespace(Popen=fake, PIPE=subprocess.PIPE))
+    with pytest.raises(RuntimeError, match="not the build in"):
+        B.run_baseline(sys.executable, tmp_path / "b.json", quick=True, threads=1, log=lambda s: None)
+    failing = type("Run", (fake,), {"returncode": 1})
+    monkeypatch.setattr(B, "subprocess", types.SimpleNamespace(Popen=failing, PIPE=subprocess.PIPE))
+    with pytest.raises(RuntimeError, match="a warning"):
+        B.run_baseline(sys.executable, tmp_path / "b.json", quick=True, threads=1, log=lambda s: None)
+
+
+def test_baseline_columns_in_the_report(committed, tmp_path, no_figures):
+    """The committed run has the second torch: its columns, and the header says where they come from."""
+    btorch = committed["baseline"]["environment"]["torch"]
+    header = R.header_section(committed, "tag")
+    assert f"Kernel tables also carry the same measurements under torch {btorch}" in header
+    tables = R.kernel_tables(committed, tmp_path, [])
+    assert f"| torch {btorch} | ours/torch under {btorch} |" in tables
+    without = {k: v for k, v in committed.items() if k != "baseline"}
+    assert btorch not in R.kernel_tables(without, tmp_path, []) and btorch not in R.header_section(
+        without, "tag"
+    )
+    failed = dict(without, baseline_error="RuntimeError: no torch there")
+    assert (
+        "The measurements under the second torch failed: `RuntimeError: no torch there`"
+        in R.header_section(failed, "tag")
+    )
+
+
+# --------------------------------------------------------------------------
+# The quick report
+# --------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
+    env = _env()
     proc = subprocess.run(
         [sys.executable, "-m", "bench.report", "--quick", "--out", str(out), "--no-progress", "--no-compile"],
         cwd=ROOT,
@@ -160,9 +770,7 @@ def test_rerender_rebuilds_the_same_report_from_the_raw_data(report, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(report, copy)
     (copy / "report.md").unlink()
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
+    env = _env()
     proc = subprocess.run(
         [sys.executable, "-m", "bench.report", "--rerender", "--out", str(copy)],
         cwd=ROOT,
@@ -173,3 +781,27 @@ def test_rerender_rebuilds_the_same_report_from_the_raw_data(report, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (copy / "report.md").read_text() == (report / "report.md").read_text()
+
+
+def test_raw_data_records_the_settings_the_text_reads(report):
+    exp = json.loads((report / "results.json").read_text())["experiments"]
+    assert (exp["article"]["config"]["points"], exp["article"]["config"]["width"]) == (1000, 16)
+    assert exp["gradient_norms"]["config"]["saturation_bound"] == V.SATURATION_ABS_INPUT
+    for name in ("article", "time_to_target", "gradient_norms", "dying_units"):
+        assert exp[name]["config"]["prelu_init"] == V.PRELU_INIT, name
+    # the shape older results are read with is the data's own
+    for name in ("time_to_target", "gradient_norms", "dying_units"):
+        assert exp[name]["data"] == E.DIGITS, name
+
+
+def test_threads_auto_follows_the_probe(report):
+    """The quick run leaves --threads at its default, auto."""
+    res = json.loads((report / "results.json").read_text())
+    if res["environment"]["device"] == "cpu" and res["probe_start"]["contended"]:
+        assert res["threads"] == 1 and res["threads_why"].endswith("(--threads auto)")
+    else:
+        assert (
+            res["threads_why"]
+            == f"{res['threads']} (torch's default; the start-up probe found the cores free)"
+        )
+    assert f"| threads used | {res['threads_why']} |" in (report / "report.md").read_text()
