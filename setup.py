@@ -85,18 +85,19 @@ OPENMP = "OpenMP" in torch.__config__.parallel_info() and platform.system() == "
 cxx_flags = ["-O3", "-Wno-unknown-pragmas"] + (["-fopenmp"] if OPENMP else [])
 link_flags = ["-fopenmp"] if OPENMP else []
 nvcc_flags = ["-O3", "-lineinfo"]
-if WITH_CUDA:
-    define_macros.append(("ACTEXT_WITH_CUDA", None))
 
 sources = [
     "csrc/ops.cpp",
+    "csrc/checks.cpp",
+    "csrc/launch.cpp",
     "csrc/autograd.cpp",
     "csrc/autocast.cpp",
     "csrc/module.cpp",
     "csrc/cpu/dispatch.cpp",
+    "csrc/cpu/schedule.cpp",
+    # The CUDA launchers, or their stand-ins in a build without CUDA.
+    "csrc/cuda/kernels.cu" if WITH_CUDA else "csrc/cuda/stub.cpp",
 ]
-if WITH_CUDA:
-    sources.append("csrc/cuda/kernels.cu")
 
 Extension = CUDAExtension if WITH_CUDA else CppExtension
 ext = Extension(

@@ -29,6 +29,9 @@
 #include <torch/csrc/autograd/saved_variable.h>
 #include <torch/library.h>
 
+#include "activations.h"
+#include "table.h"
+
 #include <cmath>
 #include <string>
 
@@ -59,11 +62,13 @@ c10::TypedOperatorHandle<Sig> handle(const char* name) {
 using Unary = Tensor(const Tensor&);
 using UnaryInplace = void(const Tensor&);
 using UnaryBackward = Tensor(const Tensor&, const Tensor&);
-ACTEXT_OP(relu_op, "relu", Unary)
-ACTEXT_OP(relu_inplace_op, "relu_", UnaryInplace)
-ACTEXT_OP(relu_bwd_op, "relu_backward", UnaryBackward)
-ACTEXT_OP(sigmoid_op, "sigmoid", Unary)
-ACTEXT_OP(sigmoid_bwd_op, "sigmoid_backward", UnaryBackward)
+#define ACTEXT_SIMPLE_HANDLES(name, act, saves, inplace)                   \
+  ACTEXT_OP(name##_op, #name, Unary)                                       \
+  ACTEXT_IF_INPLACE(inplace,                                               \
+                    ACTEXT_OP(name##_inplace_op, #name "_", UnaryInplace)) \
+  ACTEXT_OP(name##_bwd_op, #name "_backward", UnaryBackward)
+ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_HANDLES)
+#undef ACTEXT_SIMPLE_HANDLES
 ACTEXT_OP(leaky_op, "leaky_relu", Tensor(const Tensor&, double, bool))
 ACTEXT_OP(leaky_inplace_op, "leaky_relu_", void(const Tensor&, double))
 ACTEXT_OP(leaky_bwd_op, "leaky_relu_backward",
@@ -74,23 +79,12 @@ ACTEXT_OP(elu_bwd_op, "elu_backward",
           Tensor(const Tensor&, const Tensor&, double, double, double, bool))
 ACTEXT_OP(selu_op, "selu", Unary)
 ACTEXT_OP(selu_inplace_op, "selu_", UnaryInplace)
-ACTEXT_OP(tanh_op, "tanh", Unary)
-ACTEXT_OP(tanh_bwd_op, "tanh_backward", UnaryBackward)
 ACTEXT_OP(gelu_op, "gelu", Tensor(const Tensor&, c10::string_view))
 ACTEXT_OP(gelu_bwd_op, "gelu_backward",
           Tensor(const Tensor&, const Tensor&, c10::string_view))
-ACTEXT_OP(silu_op, "silu", Unary)
-ACTEXT_OP(silu_inplace_op, "silu_", UnaryInplace)
-ACTEXT_OP(silu_bwd_op, "silu_backward", UnaryBackward)
 ACTEXT_OP(softplus_op, "softplus", Tensor(const Tensor&, double, double))
 ACTEXT_OP(softplus_bwd_op, "softplus_backward",
           Tensor(const Tensor&, const Tensor&, double, double))
-ACTEXT_OP(mish_op, "mish", Unary)
-ACTEXT_OP(mish_inplace_op, "mish_", UnaryInplace)
-ACTEXT_OP(mish_bwd_op, "mish_backward", UnaryBackward)
-ACTEXT_OP(hardswish_op, "hardswish", Unary)
-ACTEXT_OP(hardswish_inplace_op, "hardswish_", UnaryInplace)
-ACTEXT_OP(hardswish_bwd_op, "hardswish_backward", UnaryBackward)
 ACTEXT_OP(prelu_op, "prelu", Tensor(const Tensor&, const Tensor&))
 using PreluBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
                                                     const Tensor&,
@@ -210,39 +204,6 @@ constexpr double kGeluKappa = 0.044715;
 
 struct NoParams {};
 
-struct ReluFamily {
-  using P = NoParams;
-  static constexpr const char* kName = "ReluBackward";
-  static constexpr bool kInplace = true;
-  static constexpr bool kInplaceCopiesInput = false;
-  static Tensor forward(const Tensor& x, const P&) { return relu_op(x); }
-  static void inplace(const Tensor& x, const P&) { relu_inplace_op(x); }
-  static Tensor backward(const Tensor& g, const Tensor& y, const P&, bool) {
-    return relu_bwd_op(g, y);
-  }
-  static Tensor second(const Tensor&, const Tensor&, const P&, bool) {
-    return Tensor();
-  }
-  static bool from_output(const Tensor&, const P&) { return true; }
-};
-
-struct SigmoidFamily {
-  using P = NoParams;
-  static constexpr const char* kName = "SigmoidBackward";
-  static constexpr bool kInplace = false;
-  static constexpr bool kInplaceCopiesInput = false;
-  static Tensor forward(const Tensor& x, const P&) { return sigmoid_op(x); }
-  static void inplace(const Tensor&, const P&) {}
-  static Tensor backward(const Tensor& g, const Tensor& y, const P&, bool) {
-    return sigmoid_bwd_op(g, y);
-  }
-  // g * y * (1 - y) in y: g * (1 - 2y).
-  static Tensor second(const Tensor& h, const Tensor& y, const P&, bool) {
-    return h * (1 - 2 * y);
-  }
-  static bool from_output(const Tensor&, const P&) { return true; }
-};
-
 struct LeakyParams {
   double slope;
   bool save_output;
@@ -319,23 +280,6 @@ using EluFamily = EluFamilyT<false>;
 using SeluFamily = EluFamilyT<true>;
 EluParams selu_params() { return {kSeluAlpha, kSeluScale, 1.0, false}; }
 
-struct TanhFamily {
-  using P = NoParams;
-  static constexpr const char* kName = "TanhBackward";
-  static constexpr bool kInplace = false;
-  static constexpr bool kInplaceCopiesInput = false;
-  static Tensor forward(const Tensor& x, const P&) { return tanh_op(x); }
-  static void inplace(const Tensor&, const P&) {}
-  static Tensor backward(const Tensor& g, const Tensor& y, const P&, bool) {
-    return tanh_bwd_op(g, y);
-  }
-  // g * (1 - y^2) in y: -2 g y.
-  static Tensor second(const Tensor& h, const Tensor& y, const P&, bool) {
-    return -2 * h * y;
-  }
-  static bool from_output(const Tensor&, const P&) { return true; }
-};
-
 // f''(x) of gelu, exact or tanh form.
 Tensor gelu_second(const Tensor& x, bool tanh_form) {
   if (!tanh_form) {
@@ -381,22 +325,6 @@ Tensor silu_second(const Tensor& x) {
   return s * (1 - s) * (2 + x * (1 - 2 * s));
 }
 
-struct SiluFamily {
-  using P = NoParams;
-  static constexpr const char* kName = "SiluBackward";
-  static constexpr bool kInplace = true;
-  static constexpr bool kInplaceCopiesInput = true;
-  static Tensor forward(const Tensor& x, const P&) { return silu_op(x); }
-  static void inplace(const Tensor& x, const P&) { silu_inplace_op(x); }
-  static Tensor backward(const Tensor& g, const Tensor& x, const P&, bool) {
-    return silu_bwd_op(g, x);
-  }
-  static Tensor second(const Tensor& h, const Tensor& x, const P&, bool) {
-    return h * silu_second(x);
-  }
-  static bool from_output(const Tensor&, const P&) { return false; }
-};
-
 // softplus'' = beta s (1 - s), s = sigmoid(beta x); 0 where beta x > threshold.
 Tensor softplus_second(const Tensor& x, double beta, double threshold) {
   const Tensor z = x * beta;
@@ -434,22 +362,6 @@ Tensor mish_second(const Tensor& x) {
   return 2 * w + x * w * ((1 - s) - 2 * t * s);
 }
 
-struct MishFamily {
-  using P = NoParams;
-  static constexpr const char* kName = "MishBackward";
-  static constexpr bool kInplace = true;
-  static constexpr bool kInplaceCopiesInput = true;
-  static Tensor forward(const Tensor& x, const P&) { return mish_op(x); }
-  static void inplace(const Tensor& x, const P&) { mish_inplace_op(x); }
-  static Tensor backward(const Tensor& g, const Tensor& x, const P&, bool) {
-    return mish_bwd_op(g, x);
-  }
-  static Tensor second(const Tensor& h, const Tensor& x, const P&, bool) {
-    return h * mish_second(x);
-  }
-  static bool from_output(const Tensor&, const P&) { return false; }
-};
-
 // hardswish'' = 1/3 on (-3, 3), 0 elsewhere (torch's formula).
 Tensor hardswish_second(const Tensor& x) {
   return at::where(at::logical_and(x > -3.0, x < 3.0),
@@ -457,21 +369,63 @@ Tensor hardswish_second(const Tensor& x) {
                    at::scalar_tensor(0.0, x.options()));
 }
 
-struct HardswishFamily {
-  using P = NoParams;
-  static constexpr const char* kName = "HardswishBackward";
-  static constexpr bool kInplace = true;
-  static constexpr bool kInplaceCopiesInput = true;
-  static Tensor forward(const Tensor& x, const P&) { return hardswish_op(x); }
-  static void inplace(const Tensor& x, const P&) { hardswish_inplace_op(x); }
-  static Tensor backward(const Tensor& g, const Tensor& x, const P&, bool) {
-    return hardswish_bwd_op(g, x);
-  }
-  static Tensor second(const Tensor& h, const Tensor& x, const P&, bool) {
-    return h * hardswish_second(x);
-  }
-  static bool from_output(const Tensor&, const P&) { return false; }
-};
+// The second derivatives of the table's activations: h * d f'(s) / ds for
+// the saved tensor s (the output where backward keeps it), written with our
+// operators and ATen arithmetic so that they are differentiable in turn;
+// undefined where they are zero.
+template <Act A>
+Tensor second_of(const Tensor& h, const Tensor& s);
+template <>
+Tensor second_of<Act::ReLU>(const Tensor&, const Tensor&) {
+  return Tensor();
+}
+// g * y * (1 - y) in y: g * (1 - 2y).
+template <>
+Tensor second_of<Act::Sigmoid>(const Tensor& h, const Tensor& y) {
+  return h * (1 - 2 * y);
+}
+// g * (1 - y^2) in y: -2 g y.
+template <>
+Tensor second_of<Act::Tanh>(const Tensor& h, const Tensor& y) {
+  return -2 * h * y;
+}
+template <>
+Tensor second_of<Act::SiLU>(const Tensor& h, const Tensor& x) {
+  return h * silu_second(x);
+}
+template <>
+Tensor second_of<Act::Mish>(const Tensor& h, const Tensor& x) {
+  return h * mish_second(x);
+}
+template <>
+Tensor second_of<Act::Hardswish>(const Tensor& h, const Tensor& x) {
+  return h * hardswish_second(x);
+}
+
+// The family of each table row.
+#define ACTEXT_SIMPLE_FAMILY(name, act, saves, kind)                           \
+  struct name##_family {                                                       \
+    using P = NoParams;                                                        \
+    static constexpr const char* kName = #name "_backward";                    \
+    static constexpr bool kInplace = ACTEXT_HAS_INPLACE_##kind;                \
+    static constexpr bool kInplaceCopiesInput = ACTEXT_INPLACE_COPIES_##kind;  \
+    static Tensor forward(const Tensor& x, const P&) { return name##_op(x); }  \
+    static void inplace(const Tensor& x, const P&) {                           \
+      ACTEXT_IF_INPLACE(kind, name##_inplace_op(x);)                           \
+      (void)x;                                                                 \
+    }                                                                          \
+    static Tensor backward(const Tensor& g, const Tensor& s, const P&, bool) { \
+      return name##_bwd_op(g, s);                                              \
+    }                                                                          \
+    static Tensor second(const Tensor& h, const Tensor& s, const P&, bool) {   \
+      return second_of<Act::act>(h, s);                                        \
+    }                                                                          \
+    static bool from_output(const Tensor&, const P&) {                         \
+      return ACTEXT_SAVES_OUTPUT_##saves;                                      \
+    }                                                                          \
+  };
+ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_FAMILY)
+#undef ACTEXT_SIMPLE_FAMILY
 
 // ------------------------------------------------- the generic mechanism
 
@@ -639,21 +593,21 @@ Tensor backward_autograd(const Tensor& g, const Tensor& s,
 
 // ------------------------------------------------ the unary registrations
 
-Tensor relu_autograd(const Tensor& x) {
-  return forward_autograd<ReluFamily>(x, {});
-}
-void relu_inplace_autograd(const Tensor& x) {
-  inplace_autograd<ReluFamily>(x, {});
-}
-Tensor relu_backward_autograd(const Tensor& g, const Tensor& y) {
-  return backward_autograd<ReluFamily>(g, y, {}, true);
-}
-Tensor sigmoid_autograd(const Tensor& x) {
-  return forward_autograd<SigmoidFamily>(x, {});
-}
-Tensor sigmoid_backward_autograd(const Tensor& g, const Tensor& y) {
-  return backward_autograd<SigmoidFamily>(g, y, {}, true);
-}
+#define ACTEXT_SIMPLE_AUTOGRAD(name, act, saves, inplace)                 \
+  Tensor name##_autograd(const Tensor& x) {                               \
+    return forward_autograd<name##_family>(x, {});                        \
+  }                                                                       \
+  ACTEXT_IF_INPLACE(                                                      \
+      inplace, void name##_inplace_autograd(const Tensor& x) {            \
+        inplace_autograd<name##_family>(x, {});                           \
+      })                                                                  \
+  Tensor name##_backward_autograd(const Tensor& g, const Tensor& s) {     \
+    return backward_autograd<name##_family>(g, s, {},                     \
+                                            ACTEXT_SAVES_OUTPUT_##saves); \
+  }
+ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_AUTOGRAD)
+#undef ACTEXT_SIMPLE_AUTOGRAD
+
 Tensor leaky_autograd(const Tensor& x, double slope, bool save_output) {
   return forward_autograd<LeakyReluFamily>(x, {slope, save_output});
 }
@@ -685,12 +639,6 @@ Tensor selu_autograd(const Tensor& x) {
 void selu_inplace_autograd(const Tensor& x) {
   inplace_autograd<SeluFamily>(x, selu_params());
 }
-Tensor tanh_autograd(const Tensor& x) {
-  return forward_autograd<TanhFamily>(x, {});
-}
-Tensor tanh_backward_autograd(const Tensor& g, const Tensor& y) {
-  return backward_autograd<TanhFamily>(g, y, {}, true);
-}
 Tensor gelu_autograd(const Tensor& x, c10::string_view approximate) {
   return forward_autograd<GeluFamily>(x, {std::string(approximate)});
 }
@@ -698,39 +646,12 @@ Tensor gelu_backward_autograd(const Tensor& g, const Tensor& x,
                               c10::string_view approximate) {
   return backward_autograd<GeluFamily>(g, x, {std::string(approximate)}, false);
 }
-Tensor silu_autograd(const Tensor& x) {
-  return forward_autograd<SiluFamily>(x, {});
-}
-void silu_inplace_autograd(const Tensor& x) {
-  inplace_autograd<SiluFamily>(x, {});
-}
-Tensor silu_backward_autograd(const Tensor& g, const Tensor& x) {
-  return backward_autograd<SiluFamily>(g, x, {}, false);
-}
 Tensor softplus_autograd(const Tensor& x, double beta, double threshold) {
   return forward_autograd<SoftplusFamily>(x, {beta, threshold});
 }
 Tensor softplus_backward_autograd(const Tensor& g, const Tensor& x, double beta,
                                   double threshold) {
   return backward_autograd<SoftplusFamily>(g, x, {beta, threshold}, false);
-}
-Tensor mish_autograd(const Tensor& x) {
-  return forward_autograd<MishFamily>(x, {});
-}
-void mish_inplace_autograd(const Tensor& x) {
-  inplace_autograd<MishFamily>(x, {});
-}
-Tensor mish_backward_autograd(const Tensor& g, const Tensor& x) {
-  return backward_autograd<MishFamily>(g, x, {}, false);
-}
-Tensor hardswish_autograd(const Tensor& x) {
-  return forward_autograd<HardswishFamily>(x, {});
-}
-void hardswish_inplace_autograd(const Tensor& x) {
-  inplace_autograd<HardswishFamily>(x, {});
-}
-Tensor hardswish_backward_autograd(const Tensor& g, const Tensor& x) {
-  return backward_autograd<HardswishFamily>(g, x, {}, false);
 }
 
 // ------------------------------------------------------------------- PReLU
@@ -1245,11 +1166,12 @@ std::tuple<Tensor, Tensor> prelu_count_autograd(const Tensor& x,
 
 TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   using namespace activations_ext;
-  m.impl("relu", &relu_autograd);
-  m.impl("relu_", &relu_inplace_autograd);
-  m.impl("relu_backward", &relu_backward_autograd);
-  m.impl("sigmoid", &sigmoid_autograd);
-  m.impl("sigmoid_backward", &sigmoid_backward_autograd);
+#define ACTEXT_SIMPLE_REGISTER(name, act, saves, inplace)                  \
+  m.impl(#name, &name##_autograd);                                         \
+  ACTEXT_IF_INPLACE(inplace, m.impl(#name "_", &name##_inplace_autograd);) \
+  m.impl(#name "_backward", &name##_backward_autograd);
+  ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_REGISTER)
+#undef ACTEXT_SIMPLE_REGISTER
   m.impl("leaky_relu", &leaky_autograd);
   m.impl("leaky_relu_", &leaky_inplace_autograd);
   m.impl("leaky_relu_backward", &leaky_backward_autograd);
@@ -1258,25 +1180,14 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   m.impl("elu_backward", &elu_backward_autograd);
   m.impl("selu", &selu_autograd);
   m.impl("selu_", &selu_inplace_autograd);
-  m.impl("tanh", &tanh_autograd);
-  m.impl("tanh_backward", &tanh_backward_autograd);
   m.impl("gelu", &gelu_autograd);
   m.impl("gelu_backward", &gelu_backward_autograd);
-  m.impl("silu", &silu_autograd);
-  m.impl("silu_", &silu_inplace_autograd);
-  m.impl("silu_backward", &silu_backward_autograd);
   m.impl("softplus", &softplus_autograd);
   m.impl("softplus_backward", &softplus_backward_autograd);
-  m.impl("mish", &mish_autograd);
-  m.impl("mish_", &mish_inplace_autograd);
-  m.impl("mish_backward", &mish_backward_autograd);
-  m.impl("hardswish", &hardswish_autograd);
-  m.impl("hardswish_", &hardswish_inplace_autograd);
-  m.impl("hardswish_backward", &hardswish_backward_autograd);
   m.impl("prelu", &prelu_autograd);
   m.impl("prelu_backward", &prelu_backward_autograd);
+  m.impl("prelu_count", &prelu_count_autograd);
   m.impl("bias_act", &bias_act_autograd);
   m.impl("bias_act_backward", &bias_act_backward_autograd);
   m.impl("bias_act_count", &bias_act_count_autograd);
-  m.impl("prelu_count", &prelu_count_autograd);
 }

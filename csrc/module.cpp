@@ -23,7 +23,9 @@
 #include <optional>
 #include <string>
 
+#include "checks.h"
 #include "kernels.h"
+#include "table.h"
 
 namespace {
 
@@ -198,18 +200,13 @@ PyObject* same(PyObject* o) {
     END_HANDLE_TH_ERRORS                                             \
   }
 
-ACTEXT_UNARY_ENTRY(relu, "relu")
-ACTEXT_UNARY_ENTRY(sigmoid, "sigmoid")
-ACTEXT_UNARY_ENTRY(tanh, "tanh")
-ACTEXT_UNARY_ENTRY(silu, "silu")
-ACTEXT_UNARY_ENTRY(mish, "mish")
+#define ACTEXT_SIMPLE_ENTRIES(name, act, saves, inplace) \
+  ACTEXT_UNARY_ENTRY(name, #name)                        \
+  ACTEXT_IF_INPLACE(inplace, ACTEXT_UNARY_INPLACE_ENTRY(name##_, #name "_"))
+ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_ENTRIES)
+#undef ACTEXT_SIMPLE_ENTRIES
 ACTEXT_UNARY_ENTRY(selu, "selu")
-ACTEXT_UNARY_ENTRY(hardswish, "hardswish")
-ACTEXT_UNARY_INPLACE_ENTRY(relu_, "relu_")
-ACTEXT_UNARY_INPLACE_ENTRY(silu_, "silu_")
-ACTEXT_UNARY_INPLACE_ENTRY(mish_, "mish_")
 ACTEXT_UNARY_INPLACE_ENTRY(selu_, "selu_")
-ACTEXT_UNARY_INPLACE_ENTRY(hardswish_, "hardswish_")
 
 PyObject* leaky_relu(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   HANDLE_TH_ERRORS
@@ -347,6 +344,155 @@ PyObject* bias_act(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 #undef ACTEXT_UNARY_ENTRY
 #undef ACTEXT_UNARY_INPLACE_ENTRY
 
+// ------------------------------------------------------------ the checks
+//
+// The argument checks of checks.h, for the fake kernels (activations_ext
+// ._checks): traced calls raise exactly what eager calls raise. Tensors
+// here may be fake or of any subclass.
+
+const Tensor& any_tensor(PyObject* o, const char* what) {
+  if (!THPVariable_Check(o)) {
+    throw c10::TypeError(
+        {__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
+        std::string("activations_ext: ") + what + " must be a tensor");
+  }
+  return THPVariable_Unpack(o);
+}
+
+std::optional<Tensor> any_optional_tensor(PyObject* o, const char* what) {
+  if (o == Py_None) {
+    return std::nullopt;
+  }
+  return any_tensor(o, what);
+}
+
+std::string any_str(PyObject* o) {
+  std::string s;
+  TORCH_CHECK_TYPE(str_arg(o, s), "activations_ext: expected a str");
+  return s;
+}
+
+double any_double(PyObject* o) {
+  double d = 0;
+  TORCH_CHECK_TYPE(double_arg(o, d), "activations_ext: expected a float");
+  return d;
+}
+
+int64_t any_int(PyObject* o) {
+  int64_t v = 0;
+  TORCH_CHECK_TYPE(int_arg(o, v), "activations_ext: expected an int");
+  return v;
+}
+
+std::optional<double> any_optional_double(PyObject* o) {
+  std::optional<double> v;
+  TORCH_CHECK_TYPE(optional_double_arg(o, v),
+                   "activations_ext: expected a float or None");
+  return v;
+}
+
+#define ACTEXT_CHECK_ARGS(n)                                             \
+  TORCH_CHECK_TYPE(nargs == (n), "activations_ext: a check takes ", (n), \
+                   " arguments, got ", nargs)
+
+PyObject* check_float_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(3);
+  activations_ext::check_float(any_tensor(args[0], "the tensor"),
+                               any_str(args[1]).c_str(),
+                               any_str(args[2]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+PyObject* check_pair_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(5);
+  activations_ext::check_pair(
+      any_tensor(args[0], "the first tensor"),
+      any_tensor(args[1], "the second tensor"), any_str(args[2]).c_str(),
+      any_str(args[3]).c_str(), any_str(args[4]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+PyObject* check_prelu_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(3);
+  activations_ext::check_prelu(any_tensor(args[0], "input"),
+                               any_tensor(args[1], "weight"),
+                               any_str(args[2]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+// (x, bias, act, dim, alpha, gain, clamp, op)
+PyObject* check_bias_act_py(PyObject*, PyObject* const* args,
+                            Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(8);
+  activations_ext::check_bias_act(
+      any_tensor(args[0], "input"), any_optional_tensor(args[1], "bias"),
+      any_str(args[2]), any_int(args[3]), any_double(args[4]),
+      any_optional_double(args[6]), any_str(args[7]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+PyObject* check_gelu_approximate_py(PyObject*, PyObject* const* args,
+                                    Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(2);
+  activations_ext::check_gelu_approximate(any_str(args[0]),
+                                          any_str(args[1]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+PyObject* check_softplus_beta_py(PyObject*, PyObject* const* args,
+                                 Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(2);
+  activations_ext::check_softplus_beta(any_double(args[0]),
+                                       any_str(args[1]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+PyObject* check_save_output_py(PyObject*, PyObject* const* args,
+                               Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(3);
+  activations_ext::check_save_output(
+      any_double(args[0]), any_str(args[1]).c_str(), any_str(args[2]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+// Returns the wrapped dim.
+PyObject* check_unit_dim_py(PyObject*, PyObject* const* args,
+                            Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(3);
+  const int64_t d = activations_ext::check_unit_dim(
+      any_tensor(args[0], "input"), any_int(args[1]), any_str(args[2]).c_str());
+  return PyLong_FromLongLong(d);
+  END_HANDLE_TH_ERRORS
+}
+
+// (x, w, dim, op)
+PyObject* check_prelu_count_dim_py(PyObject*, PyObject* const* args,
+                                   Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(4);
+  activations_ext::check_prelu_count_dim(
+      any_tensor(args[0], "input"), any_tensor(args[1], "weight"),
+      any_int(args[2]), any_str(args[3]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+#undef ACTEXT_CHECK_ARGS
+
 #define ACTEXT_FAST(fn)                                                      \
   {#fn, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(fn)), \
    METH_FASTCALL,                                                            \
@@ -359,18 +505,12 @@ PyMethodDef methods[] = {
     {"cpu_kernel_isa", cpu_kernel_isa, METH_NOARGS,
      "The instruction set of the CPU kernels in use: DEFAULT, AVX2 or "
      "AVX512."},
-    ACTEXT_FAST(relu),
-    ACTEXT_FAST(relu_),
-    ACTEXT_FAST(sigmoid),
-    ACTEXT_FAST(tanh),
-    ACTEXT_FAST(silu),
-    ACTEXT_FAST(silu_),
-    ACTEXT_FAST(mish),
-    ACTEXT_FAST(mish_),
-    ACTEXT_FAST(selu),
+#define ACTEXT_SIMPLE_METHODS(name, act, saves, inplace) \
+  ACTEXT_FAST(name), ACTEXT_IF_INPLACE(inplace, ACTEXT_FAST(name##_), )
+    ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_METHODS)
+#undef ACTEXT_SIMPLE_METHODS
+        ACTEXT_FAST(selu),
     ACTEXT_FAST(selu_),
-    ACTEXT_FAST(hardswish),
-    ACTEXT_FAST(hardswish_),
     ACTEXT_FAST(leaky_relu),
     ACTEXT_FAST(leaky_relu_),
     ACTEXT_FAST(elu),
@@ -379,6 +519,20 @@ PyMethodDef methods[] = {
     ACTEXT_FAST(softplus),
     ACTEXT_FAST(prelu),
     ACTEXT_FAST(bias_act),
+#define ACTEXT_CHECK_METHOD(name)                                              \
+  {"_" #name,                                                                  \
+   reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(name##_py)), \
+   METH_FASTCALL, "The argument check " #name " of csrc/checks.h."}
+    ACTEXT_CHECK_METHOD(check_float),
+    ACTEXT_CHECK_METHOD(check_pair),
+    ACTEXT_CHECK_METHOD(check_prelu),
+    ACTEXT_CHECK_METHOD(check_bias_act),
+    ACTEXT_CHECK_METHOD(check_gelu_approximate),
+    ACTEXT_CHECK_METHOD(check_softplus_beta),
+    ACTEXT_CHECK_METHOD(check_save_output),
+    ACTEXT_CHECK_METHOD(check_unit_dim),
+    ACTEXT_CHECK_METHOD(check_prelu_count_dim),
+#undef ACTEXT_CHECK_METHOD
     {nullptr, nullptr, 0, nullptr}};
 #undef ACTEXT_FAST
 

@@ -1,0 +1,196 @@
+// CPU work split across threads (see schedule.h).
+#include "schedule.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+
+namespace activations_ext {
+namespace cpu {
+namespace {
+
+// at::parallel_for grain: chunks of 32K elements, ATen's own choice for
+// elementwise loops.
+constexpr int64_t kGrain = at::internal::GRAIN_SIZE;
+
+}  // namespace
+
+void forward_dense(const ActParams& p, c10::ScalarType dtype, char* out,
+                   const char* in, int64_t n, int64_t es) {
+  const auto& k = kernels();
+  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+    k.forward(p, dtype, out + b * es, in + b * es, e - b, es, es);
+  });
+}
+
+void forward_strided(const ActParams& p, c10::ScalarType dtype,
+                     at::TensorIteratorBase& iter) {
+  const auto& k = kernels();
+  iter.for_each(
+      [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
+        for (int64_t j = 0; j < size1; ++j) {
+          k.forward(p, dtype, data[0] + j * strides[2],
+                    data[1] + j * strides[3], size0, strides[0], strides[1]);
+        }
+      },
+      kGrain);
+}
+
+void backward_dense(const ActParams& p, c10::ScalarType dtype, bool from_output,
+                    char* gin, const char* g, const char* saved, int64_t n,
+                    int64_t es) {
+  const auto& k = kernels();
+  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+    k.backward(p, dtype, from_output, gin + b * es, g + b * es, saved + b * es,
+               e - b, es, es, es);
+  });
+}
+
+void backward_strided(const ActParams& p, c10::ScalarType dtype,
+                      bool from_output, at::TensorIteratorBase& iter) {
+  const auto& k = kernels();
+  iter.for_each(
+      [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
+        for (int64_t j = 0; j < size1; ++j) {
+          k.backward(p, dtype, from_output, data[0] + j * strides[3],
+                     data[1] + j * strides[4], data[2] + j * strides[5], size0,
+                     strides[0], strides[1], strides[2]);
+        }
+      },
+      kGrain);
+}
+
+void channel_forward(const ChannelParams& p, c10::ScalarType dtype,
+                     const ChannelShape& sh, char* o, const char* xp,
+                     const char* wp, int64_t es) {
+  const auto& k = kernels();
+  const int64_t n = sh.outer * sh.channels * sh.inner;
+  if (sh.channels == 1) {
+    at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+      k.channel_forward(p, dtype, o + b * es, xp + b * es, wp, e - b, es, es,
+                        0);
+    });
+  } else if (sh.inner > 1) {
+    // Rows of `inner` elements, each with one parameter.
+    const int64_t rows = sh.outer * sh.channels;
+    const int64_t grain = std::max<int64_t>(1, kGrain / sh.inner);
+    at::parallel_for(0, rows, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t off = r * sh.inner * es;
+        k.channel_forward(p, dtype, o + off, xp + off,
+                          wp + (r % sh.channels) * es, sh.inner, es, es, 0);
+      }
+    });
+  } else {
+    // Rows of `channels` elements, one parameter per element.
+    const int64_t grain = std::max<int64_t>(1, kGrain / sh.channels);
+    at::parallel_for(0, sh.outer, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t off = r * sh.channels * es;
+        k.channel_forward(p, dtype, o + off, xp + off, wp, sh.channels, es, es,
+                          es);
+      }
+    });
+  }
+}
+
+// CPU backward. With `sums` (the parameter gradient, in double) the work is
+// split into a fixed set of tasks, chosen from the shape only and never from
+// the thread count, each summing its part into its own partial; partials
+// are then added in a fixed order. So the result is bitwise reproducible,
+// and the partials are far smaller than the input (at most 1/8 of it,
+// usually a few KB).
+void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
+                      const ChannelShape& sh, char* gi, const char* g,
+                      const char* x, const char* w, int64_t es,
+                      std::vector<double>* sums) {
+  const auto& k = kernels();
+  const int64_t n = sh.outer * sh.channels * sh.inner;
+  const int64_t C = sh.channels;
+  auto run = [&](char* gi_, const char* g_, const char* x_, const char* w_,
+                 int64_t len, int64_t s_w, double* acc) {
+    k.channel_backward(p, dtype, gi_, g_, x_, w_, len, es, es, es, s_w,
+                       sums ? acc : nullptr);
+  };
+  if (C == 1) {
+    const int64_t chunks = (n + kGrain - 1) / kGrain;
+    std::vector<double> part(chunks, 0.0);
+    at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t lo = t * kGrain;
+        const int64_t off = lo * es;
+        run(gi + off, g + off, x + off, w, std::min(kGrain, n - lo), 0,
+            &part[t]);
+      }
+    });
+    if (sums) {
+      double s = 0;
+      for (auto v : part) {
+        s += v;
+      }
+      (*sums)[0] = s;
+    }
+    return;
+  }
+  if (sh.inner > 1) {
+    // Task (oc, c): channel c over a run of `per` consecutive outer indices.
+    const int64_t per = std::min(
+        sh.outer, std::max<int64_t>(1, (kGrain + sh.inner - 1) / sh.inner));
+    const int64_t n_oc = (sh.outer + per - 1) / per;
+    std::vector<double> part(n_oc * C, 0.0);
+    at::parallel_for(0, n_oc * C, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t oc = t / C;
+        const int64_t c = t % C;
+        const int64_t o_end = std::min(sh.outer, (oc + 1) * per);
+        for (int64_t o = oc * per; o < o_end; ++o) {
+          const int64_t off = ((o * C + c) * sh.inner) * es;
+          run(gi + off, g + off, x + off, w + c * es, sh.inner, 0, &part[t]);
+        }
+      }
+    });
+    if (sums) {
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0;
+        for (int64_t oc = 0; oc < n_oc; ++oc) {
+          s += part[oc * C + c];
+        }
+        (*sums)[c] = s;
+      }
+    }
+    return;
+  }
+  // inner == 1: rows of C elements. Task (rc, cb): a block of at most
+  // kChanBlock channels over `per` consecutive rows; partials per row chunk.
+  constexpr int64_t kChanBlock = 1024;
+  const int64_t cblocks = (C + kChanBlock - 1) / kChanBlock;
+  const int64_t cb_len = std::min(C, kChanBlock);
+  const int64_t per = std::min(sh.outer, std::max<int64_t>(1, kGrain / cb_len));
+  const int64_t n_rc = (sh.outer + per - 1) / per;
+  std::vector<double> part(sums ? n_rc * C : 0, 0.0);
+  at::parallel_for(0, n_rc * cblocks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t rc = t / cblocks;
+      const int64_t c0 = (t % cblocks) * kChanBlock;
+      const int64_t len = std::min(kChanBlock, C - c0);
+      const int64_t r_end = std::min(sh.outer, (rc + 1) * per);
+      for (int64_t r = rc * per; r < r_end; ++r) {
+        const int64_t off = (r * C + c0) * es;
+        run(gi + off, g + off, x + off, w + c0 * es, len, es,
+            sums ? &part[rc * C + c0] : nullptr);
+      }
+    }
+  });
+  if (sums) {
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 0;
+      for (int64_t rc = 0; rc < n_rc; ++rc) {
+        s += part[rc * C + c];
+      }
+      (*sums)[c] = s;
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace activations_ext

@@ -1,0 +1,287 @@
+// The operators' bodies below argument handling (see launch.h).
+#include "launch.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/MemoryOverlap.h>
+#include <ATen/TensorIterator.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros_like.h>
+
+#include <optional>
+#include <vector>
+
+#include "cpu/schedule.h"
+
+namespace activations_ext {
+namespace {
+
+using at::Tensor;
+
+bool same_dense_layout(const Tensor& a, const Tensor& b) {
+  return a.is_non_overlapping_and_dense() && a.strides() == b.strides();
+}
+
+char* ptr(const Tensor& t) { return static_cast<char*>(t.data_ptr()); }
+
+const char* cptr(const Tensor& t) {
+  return static_cast<const char*>(t.const_data_ptr());
+}
+
+// The loop TensorIterator planned, for the CUDA strided kernels.
+cuda::StridedPlan plan_of(const at::TensorIteratorBase& iter) {
+  cuda::StridedPlan plan;
+  TORCH_CHECK(iter.ndim() <= cuda::kMaxDims,
+              "activations_ext: CUDA tensors with more than ", cuda::kMaxDims,
+              " non-mergeable dimensions are not supported");
+  plan.ndim = static_cast<int>(iter.ndim());
+  for (int d = 0; d < plan.ndim; ++d) {
+    plan.sizes[d] = iter.shape()[d];
+    for (int k = 0; k < iter.ntensors(); ++k) {
+      plan.strides[k][d] = iter.strides(k)[d];
+    }
+  }
+  return plan;
+}
+
+// An iterator over `out` and the inputs that only plans the loop: our kernels
+// run it. `out` is allocated by the caller (so fake kernels can allocate the
+// same way) and may alias an input exactly (in-place ops).
+at::TensorIterator make_iter(const Tensor& out,
+                             std::initializer_list<Tensor> ins) {
+  at::TensorIteratorConfig config;
+  config.set_check_mem_overlap(true)
+      .check_all_same_dtype(true)
+      .resize_outputs(false)
+      .add_output(out);
+  for (const auto& t : ins) {
+    config.add_const_input(t);
+  }
+  return config.build();
+}
+
+// out = act(x); `out` either is `x` (in place) or was allocated like it.
+void run_forward(const ActParams& p, const Tensor& out, const Tensor& x) {
+  const int64_t n = x.numel();
+  if (n == 0) {
+    return;
+  }
+  const auto dtype = x.scalar_type();
+  if (same_dense_layout(x, out)) {
+    if (x.is_cuda()) {
+      cuda::forward_dense(p, dtype, ptr(out), cptr(x), n, x.device().index());
+    } else {
+      cpu::forward_dense(p, dtype, ptr(out), cptr(x), n, x.element_size());
+    }
+    return;
+  }
+  auto iter = make_iter(out, {x});
+  if (x.is_cuda()) {
+    cuda::forward_strided(p, dtype, iter.data_ptr(0), iter.data_ptr(1),
+                          plan_of(iter), n, x.device().index());
+  } else {
+    cpu::forward_strided(p, dtype, iter);
+  }
+}
+
+}  // namespace
+
+Tensor unary_forward(const Tensor& x, const ActParams& p) {
+  // Dense inputs keep their strides (channels_last stays channels_last);
+  // others get the memory format torch would suggest.
+  Tensor out = at::empty_like(x);
+  run_forward(p, out, x);
+  return out;
+}
+
+void unary_forward_(const Tensor& x, const ActParams& p) {
+  // Same error as torch for expanded inputs whose elements share memory.
+  at::assert_no_internal_overlap(x);
+  run_forward(p, x, x);
+}
+
+Tensor unary_backward(const Tensor& g, const Tensor& saved, const ActParams& p,
+                      bool from_output) {
+  Tensor gin = at::empty_like(saved);
+  const int64_t n = gin.numel();
+  if (n == 0) {
+    return gin;
+  }
+  const auto dtype = g.scalar_type();
+  if (same_dense_layout(saved, gin) && same_dense_layout(g, gin)) {
+    if (g.is_cuda()) {
+      cuda::backward_dense(p, dtype, from_output, ptr(gin), cptr(g),
+                           cptr(saved), n, g.device().index());
+    } else {
+      cpu::backward_dense(p, dtype, from_output, ptr(gin), cptr(g), cptr(saved),
+                          n, g.element_size());
+    }
+    return gin;
+  }
+  auto iter = make_iter(gin, {g, saved});
+  if (g.is_cuda()) {
+    cuda::backward_strided(p, dtype, from_output, iter.data_ptr(0),
+                           iter.data_ptr(1), iter.data_ptr(2), plan_of(iter), n,
+                           g.device().index());
+  } else {
+    cpu::backward_strided(p, dtype, from_output, iter);
+  }
+  return gin;
+}
+
+namespace {
+
+// x seen as [outer][channels][inner] in memory along `dim`, or nothing if
+// its layout is none of: one shared parameter (any dense layout),
+// contiguous, or dense with `dim` innermost (channels_last, transposed
+// (N, L, C) data, (N, C) rows).
+std::optional<ChannelShape> channel_shape(const Tensor& x, int64_t dim,
+                                          int64_t param_numel) {
+  const int64_t n = x.numel();
+  if (param_numel == 1) {
+    if (!x.is_non_overlapping_and_dense()) {
+      return std::nullopt;
+    }
+    return ChannelShape{1, 1, n};
+  }
+  const int64_t c = x.size(dim);
+  if (x.is_contiguous()) {
+    int64_t outer = 1;
+    for (int64_t d = 0; d < dim; ++d) {
+      outer *= x.size(d);
+    }
+    return ChannelShape{outer, c, n / (outer * c)};
+  }
+  if (x.is_non_overlapping_and_dense() && x.stride(dim) == 1) {
+    return ChannelShape{n / c, c, 1};
+  }
+  return std::nullopt;
+}
+
+// The input in a layout channel_shape() accepts (a copy only for exotic
+// ones); `g`, if given, is brought to the same strides.
+Tensor channel_input(const Tensor& x, int64_t dim, int64_t param_numel,
+                     ChannelShape& shape) {
+  auto s = channel_shape(x, dim, param_numel);
+  if (s) {
+    shape = *s;
+    return x;
+  }
+  Tensor xc = x.contiguous();
+  shape = *channel_shape(xc, dim, param_numel);
+  return xc;
+}
+
+}  // namespace
+
+Tensor channel_forward(const Tensor& x_in, const Tensor& w_in, int64_t dim,
+                       const ChannelParams& p) {
+  if (x_in.numel() == 0) {
+    return at::empty_like(x_in);
+  }
+  ChannelShape sh;
+  Tensor x = channel_input(x_in, dim, w_in.numel(), sh);
+  Tensor w = w_in.contiguous();
+  Tensor out = at::empty_like(x);
+  const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+    cuda::channel_forward(p, dtype, ptr(out), cptr(x), cptr(w), sh,
+                          x.device().index());
+  } else {
+    cpu::channel_forward(p, dtype, sh, ptr(out), cptr(x), cptr(w),
+                         x.element_size());
+  }
+  return out;
+}
+
+std::tuple<Tensor, Tensor> channel_backward(const Tensor& g_in,
+                                            const Tensor& x_in,
+                                            const Tensor& w_in, int64_t dim,
+                                            const ChannelParams& p,
+                                            bool param_grad) {
+  if (x_in.numel() == 0) {
+    return {at::empty_like(x_in),
+            param_grad ? at::zeros_like(w_in, at::MemoryFormat::Contiguous)
+                       : at::empty({0}, w_in.options())};
+  }
+  ChannelShape sh;
+  Tensor x = channel_input(x_in, dim, w_in.numel(), sh);
+  Tensor w = w_in.contiguous();
+  // The kernels walk grad_output with the input's strides.
+  Tensor g = g_in;
+  if (g.strides() != x.strides() || !g.is_non_overlapping_and_dense()) {
+    g = at::empty_like(x);
+    g.copy_(g_in);
+  }
+  Tensor gi = at::empty_like(x);
+  Tensor gw = param_grad
+                  ? at::empty(w_in.sizes(), w_in.options().memory_format(
+                                                at::MemoryFormat::Contiguous))
+                  : at::empty({0}, w_in.options());
+  const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+    const auto dev = x.device().index();
+    Tensor ws;
+    if (param_grad) {
+      ws = at::empty({cuda::channel_workspace_bytes(sh, dev)},
+                     x.options().dtype(at::kByte));
+    }
+    cuda::channel_backward(p, dtype, ptr(gi), param_grad ? ptr(gw) : nullptr,
+                           cptr(g), cptr(x), cptr(w), sh,
+                           param_grad ? ws.data_ptr() : nullptr, dev);
+    return {gi, gw};
+  }
+  std::vector<double> sums(param_grad ? w.numel() : 0, 0.0);
+  cpu::channel_backward(p, dtype, sh, ptr(gi), cptr(g), cptr(x), cptr(w),
+                        x.element_size(), param_grad ? &sums : nullptr);
+  if (param_grad) {
+    // C (or 1) values: written on the host.
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype,
+                                    "channel_backward_param", [&] {
+                                      auto* out = gw.data_ptr<scalar_t>();
+                                      for (size_t c = 0; c < sums.size(); ++c) {
+                                        out[c] = static_cast<scalar_t>(sums[c]);
+                                      }
+                                    });
+  }
+  return {gi, gw};
+}
+
+std::tuple<Tensor, Tensor> channel_forward_count(const Tensor& x_in,
+                                                 const Tensor& w_in,
+                                                 int64_t dim, ChannelParams p) {
+  // Runs on the backward kernels, which already reduce per channel; x
+  // stands in for the unused incoming gradient.
+  p.count_active = true;
+  const int64_t units = w_in.numel();
+  Tensor counts = at::empty({units}, x_in.options().dtype(at::kLong));
+  if (x_in.numel() == 0) {
+    counts.zero_();
+    return {at::empty_like(x_in), counts};
+  }
+  ChannelShape sh;
+  Tensor x = channel_input(x_in, dim, units, sh);
+  Tensor w = w_in.contiguous();
+  Tensor y = at::empty_like(x);
+  const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+    const auto dev = x.device().index();
+    Tensor sums = at::empty({units}, x.options().dtype(at::kDouble));
+    Tensor ws = at::empty({cuda::channel_workspace_bytes(sh, dev)},
+                          x.options().dtype(at::kByte));
+    cuda::channel_backward(p, dtype, ptr(y), ptr(sums), cptr(x), cptr(x),
+                           cptr(w), sh, ws.data_ptr(), dev);
+    counts.copy_(sums);
+    return {y, counts};
+  }
+  std::vector<double> sums(units, 0.0);
+  cpu::channel_backward(p, dtype, sh, ptr(y), cptr(x), cptr(x), cptr(w),
+                        x.element_size(), &sums);
+  auto* c = counts.data_ptr<int64_t>();
+  for (int64_t u = 0; u < units; ++u) {
+    c[u] = static_cast<int64_t>(sums[u]);
+  }
+  return {y, counts};
+}
+
+}  // namespace activations_ext
