@@ -17,8 +17,8 @@ The same kernels run on the same values as in a per-example loop, so the
 elementwise results are the same bit for bit. The per-channel sums (weight
 and bias gradients) are grouped by the kernels from the shape they are
 given: on the CPU the grouping is the per-example one as long as an example
-fits in one of channel_backward_cpu's tasks (csrc/ops.cpp); beyond that, and
-on CUDA, the float64 partials are grouped differently and the sums can
+fits in one of the per-channel tasks (csrc/cpu/schedule.cpp); beyond that,
+and on CUDA, the float64 partials are grouped differently and the sums can
 differ from a loop's in the last bit. Counts are exact either way.
 
 Errors that depend on the shapes are raised with the per-example shapes, as
@@ -33,6 +33,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from . import _C  # noqa: F401  (loading the library defines the operators)
+from .spec import elementwise_operators
 
 if not hasattr(torch.library, "register_vmap"):
     raise ImportError(
@@ -95,7 +96,7 @@ def _check_same_shape(op: str, a: Shape, b: Shape, a_name: str, b_name: str) -> 
 # ----------------------------------------------------------------- pointwise
 
 
-def _pointwise(op: Callable) -> Callable:
+def _pointwise(name: str, op: Callable) -> Callable:
     # Batch-agnostic: the batch dimension is one more dimension of the input,
     # and the output has the input's shape.
     def rule(info, in_dims, x, *args):
@@ -142,7 +143,7 @@ def _pair(name: str, op: Callable) -> Callable:
 
 def _prelu_weight_numel(op: str, x_shape: Shape, w_shape: Shape) -> int:
     """Checks one example's weight against its input as check_prelu() in
-    csrc/ops.cpp does; returns the weight's number of elements."""
+    csrc/checks.cpp does; returns the weight's number of elements."""
     if len(w_shape) > 1:
         raise ValueError(
             f"activations_ext.{op}: weight must be a scalar or 1-d tensor, but got {len(w_shape)} dimensions"
@@ -247,8 +248,8 @@ def _prelu_count_rule(info, in_dims, x, weight, dim):
 
 
 def _bias_dim(op: str, shape: Shape, b_shape: Shape, dim: int) -> int:
-    """Checks one example's bias against its input as bias_act_args() in
-    csrc/ops.cpp does; returns the bias dimension, normalized."""
+    """Checks one example's bias against its input as check_bias_act() in
+    csrc/checks.cpp does; returns the bias dimension, normalized."""
     if not shape:
         raise ValueError(f"activations_ext.{op}: a bias needs an input with at least one dimension")
     d = _wrap_dim(dim, len(shape))
@@ -317,37 +318,19 @@ def _bias_act_count_rule(info, in_dims, x, bias, act, dim, alpha):
 
 # -------------------------------------------------------------- registration
 
-_POINTWISE = (
-    "relu",
-    "sigmoid",
-    "leaky_relu",
-    "elu",
-    "tanh",
-    "gelu",
-    "silu",
-    "softplus",
-    "mish",
-    "selu",
-    "hardswish",
-)
-_INPLACE = ("relu_", "leaky_relu_", "elu_", "silu_", "mish_", "selu_", "hardswish_")
-_PAIRS = (
-    "relu_backward",
-    "sigmoid_backward",
-    "tanh_backward",
-    "leaky_relu_backward",
-    "elu_backward",
-    "gelu_backward",
-    "silu_backward",
-    "softplus_backward",
-    "mish_backward",
-    "hardswish_backward",
-)
+# The activations of the spec table without a tensor parameter: one rule per
+# kind of operator.
+_ELEMENTWISE = {
+    "forward": _pointwise,
+    "inplace": _inplace,
+    "backward": _pair,
+}
 
 RULES: dict = {
-    **{name: _pointwise(getattr(_ops, name).default) for name in _POINTWISE},
-    **{name: _inplace(name, getattr(_ops, name).default) for name in _INPLACE},
-    **{name: _pair(name, getattr(_ops, name).default) for name in _PAIRS},
+    **{
+        name: _ELEMENTWISE[kind](name, getattr(_ops, name).default)
+        for name, (kind, _) in elementwise_operators().items()
+    },
     "prelu": _prelu_rule,
     "prelu_backward": _prelu_backward_rule,
     "prelu_count": _prelu_count_rule,

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from . import _C as _fast
 from . import ops as _ops  # noqa: F401  (registers the operators)
+from . import spec as _spec
 
 _lib = torch.ops.activations_ext
 _relu = _lib.relu.default
@@ -266,23 +267,10 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return _hardswish(input)
 
 
-# bias_act's activations: name -> (name of the scalar parameter `alpha`
-# stands for, its torch default), or None when the activation has none.
-BIAS_ACTS: dict = {
-    "linear": None,
-    "relu": None,
-    "sigmoid": None,
-    "leaky_relu": ("negative_slope", 0.01),
-    "elu": ("alpha", 1.0),
-    "selu": None,
-    "tanh": None,
-    "gelu": None,
-    "gelu_tanh": None,
-    "silu": None,
-    "softplus": ("beta", 1.0),
-    "mish": None,
-    "hardswish": None,
-}
+BIAS_ACTS: dict = {f.act: f.param for f in _spec.BIAS_ACT_FORMS.values()}
+"""bias_act's activations, from the spec table: act name -> (name of the
+scalar parameter ``alpha`` stands for, its torch default), or None when the
+activation has none."""
 
 
 def bias_act(
@@ -335,19 +323,4 @@ def bias_act(
     return _bias_act(input, bias, act, dim, alpha, gain, clamp)
 
 
-__all__ = [
-    "BIAS_ACTS",
-    "bias_act",
-    "elu",
-    "gelu",
-    "hardswish",
-    "leaky_relu",
-    "mish",
-    "prelu",
-    "relu",
-    "selu",
-    "sigmoid",
-    "silu",
-    "softplus",
-    "tanh",
-]
+__all__ = [s.name for s in _spec.SPECS] + ["BIAS_ACTS", "bias_act"]

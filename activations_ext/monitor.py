@@ -33,7 +33,7 @@ unit dim is not 1. Monitoring is meant for eager mode.
 
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
@@ -41,45 +41,57 @@ import torch
 from torch import Tensor
 
 from . import nn as ann
+from .spec import BIAS_ACT_FORMS, SPECS, ActivationSpec, get_spec
 
 _ops = torch.ops.activations_ext
 
 
-def _bias_act_form(module: torch.nn.Module):
-    """(act, alpha) for bias_act's counting forward, or None if the module
-    cannot use it."""
-    if isinstance(module, ann.PReLU):
-        return None
-    if isinstance(module, ann.LeakyReLU):
-        return "leaky_relu", float(module.negative_slope)
-    if isinstance(module, ann.ELU):
-        return "elu", float(module.alpha)
-    if isinstance(module, ann.Softplus):
-        return ("softplus", float(module.beta)) if module.threshold == 20.0 else None
-    if isinstance(module, ann.GELU):
-        return ("gelu" if module.approximate == "none" else "gelu_tanh"), 0.0
-    for cls, act in (
-        (ann.ReLU, "relu"),
-        (ann.Sigmoid, "sigmoid"),
-        (ann.Tanh, "tanh"),
-        (ann.SiLU, "silu"),
-        (ann.Mish, "mish"),
-        (ann.SELU, "selu"),
-        (ann.Hardswish, "hardswish"),
-    ):
-        if isinstance(module, cls):
-            return act, 0.0
+# Our monitored classes and the spec rows they implement.
+_SPEC_OF = {s.module: s for s in SPECS if s.monitored}
+
+
+def _spec_of(module: torch.nn.Module) -> Optional[ActivationSpec]:
+    """The spec row of one of our modules (or of a subclass of one)."""
+    for cls in type(module).__mro__:
+        spec = _SPEC_OF.get(cls)
+        if spec is not None:
+            return spec
     return None
 
 
+def _params(module: torch.nn.Module, spec: ActivationSpec) -> Dict[str, object]:
+    # A torch.nn module keeps each parameter under its functional's name.
+    return {name: getattr(module, name) for name in spec.params}
+
+
+def _bias_act_form(module: torch.nn.Module):
+    """(act, alpha) for bias_act's counting forward, or None if the module
+    cannot use it (a tensor parameter, or a parameter value bias_act does
+    not take, such as a Softplus threshold other than 20)."""
+    spec = _spec_of(module)
+    if spec is None:
+        return None
+    params = _params(module, spec)
+    for form in BIAS_ACT_FORMS.values():
+        if form.activation == spec.name and all(params[k] == v for k, v in form.fixed.items()):
+            return form.act, (0.0 if form.alpha is None else float(params[form.alpha]))
+    return None
+
+
+@functools.cache
+def _act_at_zero(name: str, params: tuple) -> float:
+    spec = get_spec(name)
+    zero = torch.zeros((), dtype=torch.float64)
+    if spec.weight:
+        return float(spec.reference64(zero, spec.make_weight(zero, per_channel=False)))
+    return float(spec.reference64(zero, **dict(params)))
+
+
 def _output_threshold(module: torch.nn.Module) -> float:
-    """act(0): the output above which the pre-activation was positive (every
-    activation here is increasing through 0)."""
-    if isinstance(module, ann.Sigmoid):
-        return 0.5
-    if isinstance(module, ann.Softplus):
-        return math.log(2.0) / module.beta
-    return 0.0
+    """act(0) with the module's parameters: the output above which the
+    pre-activation was positive (a monitored activation increases through 0)."""
+    spec = _spec_of(module)
+    return _act_at_zero(spec.name, tuple(_params(module, spec).items()))
 
 
 def default_unit_dim(x: Tensor) -> int:

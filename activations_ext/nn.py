@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from . import functional as F
+from . import spec as _spec
 
 
 class _Monitorable:
@@ -205,21 +206,7 @@ class LinearAct(torch.nn.Linear):
         return super().extra_repr() + extra
 
 
-# Modules a DeadUnitMonitor watches.
-_MONITORABLE = (ReLU, Sigmoid, LeakyReLU, ELU, PReLU, Tanh, GELU, SiLU, Softplus, Mish, SELU, Hardswish)
+# Modules a DeadUnitMonitor watches: those of the spec table's monitored rows.
+_MONITORABLE = tuple(s.module for s in _spec.SPECS if s.monitored)
 
-__all__ = [
-    "ELU",
-    "GELU",
-    "Hardswish",
-    "LeakyReLU",
-    "LinearAct",
-    "Mish",
-    "PReLU",
-    "ReLU",
-    "SELU",
-    "Sigmoid",
-    "SiLU",
-    "Softplus",
-    "Tanh",
-]
+__all__ = [s.module_name for s in _spec.SPECS] + ["LinearAct"]

@@ -5,56 +5,38 @@ reached as ``torch.ops.activations_ext.<name>``. Their CPU and CUDA kernels
 and their autograd are registered in C++ (csrc/); the fake (meta) kernels
 that ``torch.compile`` and ``torch.export`` trace with are registered here.
 The fake kernels allocate exactly as the real ones do, so traced shapes,
-strides and dtypes match eager.
+strides and dtypes match eager, and check their arguments as the real ones
+do (``_checks``), so bad input fails the same way traced as run.
+
+The activations without a tensor parameter share one fake kernel per kind of
+operator (forward, in place, backward), registered from the spec table;
+PReLU, bias_act and the counting operators have their own.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable, Dict
+
 import torch
 
 from . import _C  # noqa: F401  (loading the library registers the operators)
+from ._checks import (
+    check_bias_act,
+    check_bias_grad,
+    check_float,
+    check_no_internal_overlap,
+    check_pair,
+    check_prelu,
+    check_prelu_count_dim,
+    check_unit_dim,
+)
+from .spec import BIAS_ACT_FORMS, ActivationSpec, elementwise_operators
 
-_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-def _check_float(t: torch.Tensor, op: str, what: str = "input") -> None:
-    if t.dtype not in _FLOAT_DTYPES:
-        raise TypeError(
-            f"activations_ext.{op}: {what} must be a floating-point tensor (float16, bfloat16, "
-            f"float32 or float64), but got {t.dtype}. Convert it first, e.g. with .float()."
-        )
-
-
-def _check_pair(g: torch.Tensor, s: torch.Tensor, op: str) -> None:
-    _check_float(g, op, "grad_output")
-    _check_float(s, op, "saved tensor")
-    if g.dtype != s.dtype or g.shape != s.shape:
-        raise ValueError(
-            f"activations_ext.{op}: grad_output ({g.dtype}, {tuple(g.shape)}) and saved tensor "
-            f"({s.dtype}, {tuple(s.shape)}) must have the same dtype and shape"
-        )
-
-
-def _check_prelu(x: torch.Tensor, w: torch.Tensor, op: str) -> None:
-    _check_float(x, op)
-    _check_float(w, op, "weight")
-    if w.dtype != x.dtype:
-        raise TypeError(f"activations_ext.{op}: weight has dtype {w.dtype} but input has dtype {x.dtype}")
-    if w.dim() > 1:
-        raise ValueError(
-            f"activations_ext.{op}: weight must be a scalar or 1-d tensor, but got {w.dim()} dims"
-        )
-    if w.numel() != 1:
-        channels = x.shape[1] if x.dim() >= 2 else 1
-        if x.dim() == 0 or w.numel() != channels:
-            raise ValueError(
-                f"activations_ext.{op}: weight has {w.numel()} elements, but it must have 1 or as many as "
-                f"the input's channels (size of dim 1) = {channels}"
-            )
+_lib = torch.ops.activations_ext
 
 
 def _channel_like(x: torch.Tensor, dim: int, param_numel: int) -> torch.Tensor:
-    # Mirrors channel_input() in csrc/ops.cpp: layouts the kernels cannot walk
+    # Mirrors channel_input() in csrc/launch.cpp: layouts the kernels cannot walk
     # are made contiguous first, and the output follows the layout used.
     if x.numel() == 0:
         return torch.empty_like(x)
@@ -81,185 +63,124 @@ def _is_dense(x: torch.Tensor) -> bool:
     return True
 
 
-@torch.library.register_fake("activations_ext::relu")
-def _relu_fake(x):
-    _check_float(x, "relu")
-    return torch.empty_like(x)
+# ------------------------------------------- activations of the spec table
 
 
-@torch.library.register_fake("activations_ext::relu_")
-def _relu_inplace_fake(x):
-    _check_float(x, "relu_")
-    return None
+def _arguments(op: str) -> Callable[..., Dict[str, Any]]:
+    """Binds a fake kernel's arguments to their schema names. The dispatcher
+    leaves out trailing arguments equal to their defaults; the schema
+    supplies them."""
+    schema = getattr(_lib, op).default._schema
+    names = [a.name for a in schema.arguments]
+    defaults = {a.name: a.default_value for a in schema.arguments if a.has_default_value()}
+
+    def bind(*args, **kwargs) -> Dict[str, Any]:
+        out = dict(defaults)
+        out.update(zip(names, args))
+        out.update(kwargs)
+        return out
+
+    return bind
 
 
-@torch.library.register_fake("activations_ext::relu_backward")
-def _relu_backward_fake(g, y):
-    _check_pair(g, y, "relu_backward")
-    return torch.empty_like(y)
+def _param_checks(op: str, spec: ActivationSpec) -> Callable[..., None]:
+    if spec.check_params is None:
+        return lambda *args, **kwargs: None
+    bind = _arguments(op)
+    return lambda *args, **kwargs: spec.check_params(op, bind(*args, **kwargs))
 
 
-@torch.library.register_fake("activations_ext::sigmoid")
-def _sigmoid_fake(x):
-    _check_float(x, "sigmoid")
-    return torch.empty_like(x)
+# The C++ operators check their tensors first, then their parameters.
 
 
-@torch.library.register_fake("activations_ext::sigmoid_backward")
-def _sigmoid_backward_fake(g, y):
-    _check_pair(g, y, "sigmoid_backward")
-    return torch.empty_like(y)
+def _forward_fake(op: str, spec: ActivationSpec) -> Callable:
+    params = _param_checks(op, spec)
 
-
-@torch.library.register_fake("activations_ext::leaky_relu")
-def _leaky_relu_fake(x, negative_slope=0.01, save_output=False):
-    _check_float(x, "leaky_relu")
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("activations_ext::leaky_relu_")
-def _leaky_relu_inplace_fake(x, negative_slope=0.01):
-    _check_float(x, "leaky_relu_")
-    return None
-
-
-@torch.library.register_fake("activations_ext::leaky_relu_backward")
-def _leaky_relu_backward_fake(g, saved, negative_slope, saved_is_output):
-    _check_pair(g, saved, "leaky_relu_backward")
-    return torch.empty_like(saved)
-
-
-@torch.library.register_fake("activations_ext::elu")
-def _elu_fake(x, alpha=1.0, scale=1.0, input_scale=1.0, save_output=False):
-    _check_float(x, "elu")
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("activations_ext::elu_")
-def _elu_inplace_fake(x, alpha=1.0, scale=1.0, input_scale=1.0):
-    _check_float(x, "elu_")
-    return None
-
-
-@torch.library.register_fake("activations_ext::elu_backward")
-def _elu_backward_fake(g, saved, alpha, scale, input_scale, saved_is_output):
-    _check_pair(g, saved, "elu_backward")
-    return torch.empty_like(saved)
-
-
-@torch.library.register_fake("activations_ext::prelu")
-def _prelu_fake(x, weight):
-    _check_prelu(x, weight, "prelu")
-    return _prelu_like(x, weight)
-
-
-@torch.library.register_fake("activations_ext::prelu_backward")
-def _prelu_backward_fake(g, x, weight):
-    _check_prelu(x, weight, "prelu_backward")
-    _check_pair(g, x, "prelu_backward")
-    return _prelu_like(x, weight), torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
-
-
-# ----------------------------------------------------------------- modern set
-
-
-def _unary_fake(op: str):
-    def fake(x, *args):
-        _check_float(x, op)
+    def fake(x, *args, **kwargs):
+        check_float(x, op, "input")
+        params(x, *args, **kwargs)
         return torch.empty_like(x)
 
     return fake
 
 
-def _inplace_fake(op: str):
-    def fake(x, *args):
-        _check_float(x, op)
+def _inplace_fake(op: str, spec: ActivationSpec) -> Callable:
+    params = _param_checks(op, spec)
+
+    def fake(x, *args, **kwargs):
+        check_float(x, op, "input")
+        params(x, *args, **kwargs)
+        check_no_internal_overlap(x)
         return None
 
     return fake
 
 
-def _backward_fake(op: str):
-    def fake(g, saved, *args):
-        _check_pair(g, saved, op)
+def _backward_fake(op: str, spec: ActivationSpec) -> Callable:
+    params = _param_checks(op, spec)
+
+    def fake(g, saved, *args, **kwargs):
+        check_pair(g, saved, op, "grad_output", "saved tensor")
+        params(g, saved, *args, **kwargs)
         return torch.empty_like(saved)
 
     return fake
 
 
-for _name in ("tanh", "gelu", "silu", "softplus", "mish", "selu", "hardswish"):
-    torch.library.register_fake(f"activations_ext::{_name}")(_unary_fake(_name))
-for _name in ("silu_", "mish_", "selu_", "hardswish_"):
-    torch.library.register_fake(f"activations_ext::{_name}")(_inplace_fake(_name))
-for _name in (
-    "tanh_backward",
-    "gelu_backward",
-    "silu_backward",
-    "softplus_backward",
-    "mish_backward",
-    "hardswish_backward",
-):
-    torch.library.register_fake(f"activations_ext::{_name}")(_backward_fake(_name))
+_FAKES = {"forward": _forward_fake, "inplace": _inplace_fake, "backward": _backward_fake}
+
+for _op, (_kind, _spec) in elementwise_operators().items():
+    torch.library.register_fake(f"activations_ext::{_op}")(_FAKES[_kind](_op, _spec))
 
 
-def _check_bias(x, bias, dim, op):
-    _check_float(x, op)
-    if bias is None:
-        return
-    _check_float(bias, op, "bias")
-    if x.dim() == 0:
-        raise ValueError(f"activations_ext.{op}: a bias needs an input with at least one dimension")
-    if bias.dtype != x.dtype:
-        raise TypeError(f"activations_ext.{op}: bias has dtype {bias.dtype} but input has dtype {x.dtype}")
-    d = dim % x.dim()
-    if bias.dim() != 1 or bias.shape[0] != x.shape[d]:
-        raise ValueError(
-            f"activations_ext.{op}: bias must be 1-d with {x.shape[d]} elements (input.shape[{d}]), "
-            f"but got shape {tuple(bias.shape)}"
-        )
+# ---------------------------------------------------------------------- PReLU
 
 
-@torch.library.register_fake("activations_ext::bias_act")
-def _bias_act_fake(x, bias, act, dim, alpha, gain, clamp):
-    _check_bias(x, bias, dim, "bias_act")
+@torch.library.register_fake("activations_ext::prelu")
+def _prelu_fake(x, weight):
+    check_prelu(x, weight, "prelu")
+    return _prelu_like(x, weight)
+
+
+@torch.library.register_fake("activations_ext::prelu_backward")
+def _prelu_backward_fake(g, x, weight):
+    check_prelu(x, weight, "prelu_backward")
+    check_pair(g, x, "prelu_backward", "grad_output", "input")
+    return _prelu_like(x, weight), torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
+
+
+# ------------------------------------------------------------------- bias_act
+
+
+def _bias_act_like(x, bias, dim):
     if bias is None:
         return _channel_like(x, 0, 1)
     return _channel_like(x, dim % x.dim(), bias.numel())
 
 
+@torch.library.register_fake("activations_ext::bias_act")
+def _bias_act_fake(x, bias, act, dim, alpha, gain, clamp):
+    check_bias_act(x, bias, act, dim, alpha, gain, clamp, "bias_act")
+    return _bias_act_like(x, bias, dim)
+
+
 @torch.library.register_fake("activations_ext::bias_act_backward")
 def _bias_act_backward_fake(g, x, bias, act, dim, alpha, gain, clamp, bias_grad):
-    _check_bias(x, bias, dim, "bias_act_backward")
-    _check_pair(g, x, "bias_act_backward")
-    gi = _channel_like(x, 0, 1) if bias is None else _channel_like(x, dim % x.dim(), bias.numel())
+    check_bias_act(x, bias, act, dim, alpha, gain, clamp, "bias_act_backward")
+    check_pair(g, x, "bias_act_backward", "grad_output", "input")
+    check_bias_grad(bias, bias_grad, "bias_act_backward")
     gb = torch.empty_like(bias) if bias_grad else x.new_empty((0,))
-    return gi, gb
+    return _bias_act_like(x, bias, dim), gb
 
 
 def _bias_act_reference(x, bias, act, dim, alpha, gain, clamp):
-    """bias_act written with torch's ops (the reference for tests and for
-    its second derivative)."""
-    F = torch.nn.functional
+    """bias_act written with torch's ops, for the tests and benchmarks: the
+    activation is the spec table's reference (``BIAS_ACT_FORMS``)."""
     if bias is not None:
         shape = [1] * x.dim()
         shape[dim % x.dim()] = -1
         x = x + bias.view(shape)
-    fns = {
-        "linear": lambda t: t,
-        "relu": F.relu,
-        "sigmoid": torch.sigmoid,
-        "leaky_relu": lambda t: F.leaky_relu(t, alpha),
-        "elu": lambda t: F.elu(t, alpha),
-        "selu": F.selu,
-        "tanh": torch.tanh,
-        "gelu": F.gelu,
-        "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
-        "silu": F.silu,
-        "softplus": lambda t: F.softplus(t, alpha),
-        "mish": F.mish,
-        "hardswish": F.hardswish,
-    }
-    y = fns[act](x) * gain
+    y = BIAS_ACT_FORMS[act].reference(x, alpha) * gain
     if clamp is not None:
         y = y.clamp(-clamp, clamp)
     return y
@@ -270,14 +191,17 @@ def _bias_act_reference(x, bias, act, dim, alpha, gain, clamp):
 
 @torch.library.register_fake("activations_ext::bias_act_count")
 def _bias_act_count_fake(x, bias, act, dim, alpha):
-    _check_bias(x, bias, dim, "bias_act_count")
-    y = _channel_like(x, dim % x.dim(), bias.numel())
+    d = check_unit_dim(x, dim, "bias_act_count")
+    check_bias_act(x, bias, act, d, alpha, 1.0, None, "bias_act_count")
+    y = _channel_like(x, d, bias.numel())
     return y, x.new_empty((bias.numel(),), dtype=torch.int64)
 
 
 @torch.library.register_fake("activations_ext::prelu_count")
 def _prelu_count_fake(x, weight, dim):
-    _check_prelu(x, weight, "prelu_count")
-    units = x.shape[dim % x.dim()]
-    y = _channel_like(x, dim % x.dim(), units)
+    check_prelu(x, weight, "prelu_count")
+    check_prelu_count_dim(x, weight, dim, "prelu_count")
+    d = check_unit_dim(x, dim, "prelu_count")
+    units = x.shape[d]
+    y = _channel_like(x, d, units)
     return y, x.new_empty((units,), dtype=torch.int64)

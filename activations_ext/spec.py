@@ -1,21 +1,36 @@
-"""The table of supported activations, which tests and benchmarks loop over.
+"""The table of supported activations: the Python side's single source.
 
-Adding an activation means: a functor in csrc/activations.h, its operators
-in csrc/ops.cpp and csrc/autograd.cpp, a function in functional.py, a module
-in nn.py, and one row here. The tests and benchmarks then cover it.
+Each row names an activation's operators and holds its data: torch's
+reference and ``torch.nn`` class, parameters and defaults, what backward
+saves, its in-place form, its parameter checks, whether ``bias_act`` and the
+dead-unit monitor take it. The rest of the package derives from the table:
+the fake kernels and batching rules of its operators (``ops.py``,
+``_vmap.py``), ``functional.BIAS_ACTS`` and bias_act's reference, the
+monitor's modules and thresholds, ``convert``'s class map and the
+``__all__`` of ``functional`` and ``nn``. The tests and benchmarks loop over
+it, and ``tests/test_table.py`` fails when a layer lacks an entry.
+
+Our functional and module of a row are looked up by name
+(``activations_ext.functional.<name>``, ``activations_ext.nn.<torch class
+name>``) on first use: they are written by hand, since their signatures and
+docstrings are the public API, and this module imports neither.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as TF
 
-from . import functional as F
-from . import nn
+from . import _checks
+
+# checks(op, args): an activation's parameter checks, given an operator's
+# name and its arguments by schema name (or, for bias_act, the activation's
+# parameters with bias_act's alpha in its place).
+ParamChecks = Callable[[str, Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -24,10 +39,11 @@ class ActivationSpec:
 
     Attributes:
         name: the functional's name in ``activations_ext.functional``.
-        ours: our functional.
         reference: torch's functional with the same signature.
-        module, torch_module: our drop-in module and the torch.nn class it replaces.
-        params: scalar parameters with torch's defaults, in signature order.
+        torch_module: the torch.nn class our module (of the same class
+            name, in ``activations_ext.nn``) replaces.
+        params: scalar parameters with torch's defaults, in signature order;
+            the torch.nn module keeps each under the same attribute name.
         saves: what backward keeps by default, as torch does: "output" or "input".
         forward_op, backward_op: our operator names in torch.ops.activations_ext.
         inplace_op: the in-place operator, or None when there is no in-place form.
@@ -45,14 +61,21 @@ class ActivationSpec:
             reference, where torch's own float64 loses accuracy (its gelu
             writes 1 + erf(x / sqrt 2), which cancels to 0 below x = -8).
             None: torch's float64 result is the reference.
+        check_params: the parameter checks the C++ operators make before
+            their tensor checks (see ``ParamChecks``); None when there are none.
+        bias_act: whether ``bias_act`` computes it as ``act=name`` (every
+            activation without a tensor parameter does).
+        bias_act_alpha: the parameter bias_act's ``alpha`` stands for; the
+            other parameters keep their defaults there.
+        monitored: whether the dead-unit monitor watches its modules. Its
+            inactive region is a pre-activation <= 0, and it increases
+            through 0, so that from the output, ``y > act(0)`` means active.
     """
 
     name: str
-    ours: Callable[..., torch.Tensor]
     reference: Callable[..., torch.Tensor]
-    module: type
     torch_module: type
-    params: Mapping[str, float]
+    params: Mapping[str, Any]
     saves: str
     forward_op: str
     backward_op: str
@@ -64,6 +87,39 @@ class ActivationSpec:
     grad_kinks: Sequence[float] = ()
     inplace_copies_input: bool = False
     precise: Optional[Callable[..., torch.Tensor]] = None
+    check_params: Optional[ParamChecks] = None
+    bias_act: bool = True
+    bias_act_alpha: Optional[str] = None
+    monitored: bool = True
+
+    @property
+    def ours(self) -> Callable[..., torch.Tensor]:
+        """Our functional, ``activations_ext.functional.<name>``."""
+        from . import functional
+
+        try:
+            return getattr(functional, self.name)
+        except AttributeError:
+            raise AttributeError(
+                f"activations_ext.functional has no function {self.name!r} for the spec row {self.name!r}"
+            ) from None
+
+    @property
+    def module_name(self) -> str:
+        """Our module's class name: torch's (so that its repr is torch's too)."""
+        return self.torch_module.__name__
+
+    @property
+    def module(self) -> type:
+        """Our drop-in module, ``activations_ext.nn.<module_name>``."""
+        from . import nn
+
+        try:
+            return getattr(nn, self.module_name)
+        except AttributeError:
+            raise AttributeError(
+                f"activations_ext.nn has no class {self.module_name!r} for the spec row {self.name!r}"
+            ) from None
 
     @property
     def reference64(self) -> Callable[..., torch.Tensor]:
@@ -73,6 +129,11 @@ class ActivationSpec:
     @property
     def has_inplace(self) -> bool:
         return self.inplace_op is not None
+
+    @property
+    def operators(self) -> Tuple[str, ...]:
+        """Its operators: forward, backward and, if any, in place."""
+        return (self.forward_op, self.backward_op) + ((self.inplace_op,) if self.inplace_op else ())
 
     def make_weight(self, x: torch.Tensor, per_channel: bool = True) -> Optional[torch.Tensor]:
         """A weight for ``x`` (PReLU only): one per channel of dim 1, or one shared."""
@@ -84,6 +145,79 @@ class ActivationSpec:
         return w.to(dtype=x.dtype, device=x.device)
 
 
+@dataclass(frozen=True)
+class BiasActForm:
+    """One activation ``bias_act`` computes: ``act(input + bias)``.
+
+    Attributes:
+        act: its name, bias_act's ``act`` argument.
+        activation: the spec row it computes, or None (``'linear'``: the
+            bias alone).
+        alpha: the row's parameter bias_act's ``alpha`` stands for, or None.
+        fixed: the row's other parameters, at the values this form computes.
+    """
+
+    act: str
+    activation: Optional[str]
+    alpha: Optional[str] = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Optional[ActivationSpec]:
+        return None if self.activation is None else get_spec(self.activation)
+
+    @property
+    def param(self) -> Optional[Tuple[str, float]]:
+        """(name, torch default) of the parameter ``alpha`` stands for."""
+        if self.alpha is None:
+            return None
+        return self.alpha, self.spec.params[self.alpha]
+
+    def act_params(self, alpha: float) -> Dict[str, Any]:
+        """The activation's parameters for bias_act's ``alpha``."""
+        out = dict(self.fixed)
+        if self.alpha is not None:
+            out[self.alpha] = alpha
+        return out
+
+    def reference(self, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        """``act(x)`` with torch's functional."""
+        if self.activation is None:
+            return x
+        return self.spec.reference(x, **self.act_params(alpha))
+
+    def check_params(self, op: str, alpha: float) -> None:
+        """The activation's parameter checks, with ``alpha`` in its place."""
+        spec = self.spec
+        if spec is not None and spec.check_params is not None:
+            spec.check_params(op, self.act_params(alpha))
+
+
+# ----------------------------------------------------- parameter checks
+
+
+def _leaky_relu_checks(op: str, args: Mapping[str, Any]) -> None:
+    if args.get("save_output"):
+        _checks.check_save_output(args["negative_slope"], op, "negative_slope")
+    if args.get("saved_is_output"):
+        _checks.check_backward_from_output(args["negative_slope"], "leakyReLu")
+
+
+def _elu_checks(op: str, args: Mapping[str, Any]) -> None:
+    if args.get("save_output"):
+        _checks.check_save_output(args["alpha"], op, "alpha")
+    if args.get("saved_is_output"):
+        _checks.check_backward_from_output(args["alpha"], "elu")
+
+
+def _gelu_checks(op: str, args: Mapping[str, Any]) -> None:
+    _checks.check_gelu_approximate(args["approximate"], op)
+
+
+def _softplus_checks(op: str, args: Mapping[str, Any]) -> None:
+    _checks.check_softplus_beta(args["beta"], op)
+
+
 def _gelu_precise(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     # x * Phi(x) through erfc, and the tanh form as x * sigmoid(2u)
     # (1 + tanh(u) = 2 sigmoid(2u)): neither cancels for negative x.
@@ -93,12 +227,12 @@ def _gelu_precise(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     return 0.5 * x * torch.special.erfc(-x * math.sqrt(0.5))
 
 
+# ---------------------------------------------------------------- the table
+
 SPECS: tuple[ActivationSpec, ...] = (
     ActivationSpec(
         name="relu",
-        ours=F.relu,
         reference=TF.relu,
-        module=nn.ReLU,
         torch_module=torch.nn.ReLU,
         params={},
         saves="output",
@@ -109,9 +243,7 @@ SPECS: tuple[ActivationSpec, ...] = (
     ),
     ActivationSpec(
         name="sigmoid",
-        ours=F.sigmoid,
         reference=torch.sigmoid,
-        module=nn.Sigmoid,
         torch_module=torch.nn.Sigmoid,
         params={},
         saves="output",
@@ -120,9 +252,7 @@ SPECS: tuple[ActivationSpec, ...] = (
     ),
     ActivationSpec(
         name="leaky_relu",
-        ours=F.leaky_relu,
         reference=TF.leaky_relu,
-        module=nn.LeakyReLU,
         torch_module=torch.nn.LeakyReLU,
         params={"negative_slope": 0.01},
         saves="input",
@@ -132,12 +262,12 @@ SPECS: tuple[ActivationSpec, ...] = (
         save_output_mode=True,
         param_cases=({}, {"negative_slope": 0.2}, {"negative_slope": 0.0}, {"negative_slope": -0.5}),
         exact=True,
+        check_params=_leaky_relu_checks,
+        bias_act_alpha="negative_slope",
     ),
     ActivationSpec(
         name="prelu",
-        ours=F.prelu,
         reference=TF.prelu,
-        module=nn.PReLU,
         torch_module=torch.nn.PReLU,
         params={},
         saves="input",
@@ -145,12 +275,11 @@ SPECS: tuple[ActivationSpec, ...] = (
         backward_op="prelu_backward",
         weight=True,
         exact=True,
+        bias_act=False,
     ),
     ActivationSpec(
         name="elu",
-        ours=F.elu,
         reference=TF.elu,
-        module=nn.ELU,
         torch_module=torch.nn.ELU,
         params={"alpha": 1.0},
         saves="input",
@@ -159,12 +288,12 @@ SPECS: tuple[ActivationSpec, ...] = (
         inplace_op="elu_",
         save_output_mode=True,
         param_cases=({}, {"alpha": 0.5}, {"alpha": 0.0}, {"alpha": -0.7}),
+        check_params=_elu_checks,
+        bias_act_alpha="alpha",
     ),
     ActivationSpec(
         name="tanh",
-        ours=F.tanh,
         reference=torch.tanh,
-        module=nn.Tanh,
         torch_module=torch.nn.Tanh,
         params={},
         saves="output",
@@ -173,9 +302,7 @@ SPECS: tuple[ActivationSpec, ...] = (
     ),
     ActivationSpec(
         name="gelu",
-        ours=F.gelu,
         reference=TF.gelu,
-        module=nn.GELU,
         torch_module=torch.nn.GELU,
         params={"approximate": "none"},
         saves="input",
@@ -183,12 +310,11 @@ SPECS: tuple[ActivationSpec, ...] = (
         backward_op="gelu_backward",
         param_cases=({}, {"approximate": "tanh"}),
         precise=lambda x, approximate="none": _gelu_precise(x, approximate),
+        check_params=_gelu_checks,
     ),
     ActivationSpec(
         name="silu",
-        ours=F.silu,
         reference=TF.silu,
-        module=nn.SiLU,
         torch_module=torch.nn.SiLU,
         params={},
         saves="input",
@@ -199,21 +325,19 @@ SPECS: tuple[ActivationSpec, ...] = (
     ),
     ActivationSpec(
         name="softplus",
-        ours=F.softplus,
         reference=TF.softplus,
-        module=nn.Softplus,
         torch_module=torch.nn.Softplus,
         params={"beta": 1.0, "threshold": 20.0},
         saves="input",
         forward_op="softplus",
         backward_op="softplus_backward",
         param_cases=({}, {"beta": 2.0, "threshold": 5.0}, {"beta": 0.5}, {"beta": -1.0}),
+        check_params=_softplus_checks,
+        bias_act_alpha="beta",
     ),
     ActivationSpec(
         name="mish",
-        ours=F.mish,
         reference=TF.mish,
-        module=nn.Mish,
         torch_module=torch.nn.Mish,
         params={},
         saves="input",
@@ -224,9 +348,7 @@ SPECS: tuple[ActivationSpec, ...] = (
     ),
     ActivationSpec(
         name="selu",
-        ours=F.selu,
         reference=TF.selu,
-        module=nn.SELU,
         torch_module=torch.nn.SELU,
         params={},
         saves="input",
@@ -236,9 +358,7 @@ SPECS: tuple[ActivationSpec, ...] = (
     ),
     ActivationSpec(
         name="hardswish",
-        ours=F.hardswish,
         reference=TF.hardswish,
-        module=nn.Hardswish,
         torch_module=torch.nn.Hardswish,
         params={},
         saves="input",
@@ -260,3 +380,48 @@ def get_spec(name: str) -> ActivationSpec:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown activation {name!r}; supported: {sorted(_BY_NAME)}") from None
+
+
+# bias_act's activations beyond the table's rows: GELU's tanh form (a
+# parameter value rather than a parameter alpha could carry) and the bias
+# alone.
+_BIAS_ACT_EXTRAS = (
+    BiasActForm("gelu_tanh", "gelu", fixed={"approximate": "tanh"}),
+    BiasActForm("linear", None),
+)
+
+BIAS_ACT_FORMS: Dict[str, BiasActForm] = {
+    **{
+        s.name: BiasActForm(
+            s.name,
+            s.name,
+            s.bias_act_alpha,
+            {k: v for k, v in s.params.items() if k != s.bias_act_alpha},
+        )
+        for s in SPECS
+        if s.bias_act
+    },
+    **{f.act: f for f in _BIAS_ACT_EXTRAS},
+}
+"""bias_act's activations by ``act`` name: every row with ``bias_act``, then the extras."""
+
+
+def elementwise_operators() -> Dict[str, Tuple[str, ActivationSpec]]:
+    """The operators of the activations without a tensor parameter, by name:
+    ``(kind, spec)`` with kind "forward", "inplace" or "backward".
+
+    An operator two rows share (SELU's backward is ``elu_backward``) belongs
+    to the row it is named after, whose parameter checks it makes.
+    """
+    out: Dict[str, Tuple[str, ActivationSpec]] = {}
+    for spec in SPECS:
+        if spec.weight:
+            continue
+        kinds = (("forward", spec.forward_op), ("inplace", spec.inplace_op), ("backward", spec.backward_op))
+        for kind, op in kinds:
+            if op is None:
+                continue
+            owner = op in (spec.forward_op, spec.inplace_op, f"{spec.forward_op}_backward")
+            if op not in out or owner:
+                out[op] = (kind, spec)
+    return out

@@ -24,6 +24,11 @@ Measurement rules:
   incoming gradient and the saved tensor and writes the input gradient (3N).
   These kernels are memory-bound, so GB/s against the machine's copy speed
   (measured in the same run) says how close to the ceiling they run.
+- The per-call cases (``PERCALL_KINDS``: functional forward, module forward,
+  forward + backward, at small sizes) are what a call costs beyond its
+  kernel: Python, the dispatcher, autograd. Each is measured on one torch
+  thread and on two (``Task.threads``, recorded in the row), since the thread
+  count changes both torch's path (parallel regions) and the clock.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import random
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -383,6 +389,19 @@ def fwd_bwd_case(
     return lambda: torch.autograd.grad(act.call(impl, x, w), inputs, g)
 
 
+def module_case(
+    act: Activation, impl: str, n: int, dtype: torch.dtype, device: torch.device
+) -> Callable[[], Any]:
+    """One forward call of a module built once (ours or torch.nn's), new output per call.
+
+    PReLU's module has one slope per channel of the input's dim 1, as its
+    functional case's weight; that weight requires grad, as a module's
+    parameter does, so both sides record the autograd node."""
+    x = make_input(n, dtype, device)
+    m = act.module(impl, x.shape[1] if x.dim() > 1 else 1).to(device=device, dtype=dtype)
+    return lambda: m(x)
+
+
 def copy_cases(n: int, dtype: torch.dtype, device: torch.device) -> Dict[str, Callable[[], Any]]:
     """The ceiling: a copy into a preallocated tensor, and one into a new tensor."""
     x = make_input(n, dtype, device)
@@ -395,6 +414,14 @@ def copy_cases(n: int, dtype: torch.dtype, device: torch.device) -> Dict[str, Ca
 # --------------------------------------------------------------------------
 
 
+# The per-call cases: what a call costs beyond its kernel.
+PERCALL_KINDS = ("call_fwd", "module_fwd", "fwd_bwd")
+KIND_LABELS = {"call_fwd": "functional fwd", "module_fwd": "module fwd", "fwd_bwd": "fwd+bwd"}
+PERCALL_SIZES = (KIB, 16 * KIB, 256 * KIB)
+PERCALL_THREADS = (1, 2)
+PERCALL_DTYPE = "float32"
+
+
 @dataclass
 class KernelConfig:
     sizes: List[int]
@@ -404,7 +431,8 @@ class KernelConfig:
     compile: bool
     compile_budget_s: float
     inplace_sizes: List[int]
-    overhead_sizes: List[int]
+    percall_sizes: List[int]
+    percall_threads: List[int] = field(default_factory=lambda: list(PERCALL_THREADS))
 
     @classmethod
     def preset(cls, quick: bool, device: torch.device, compile: bool = True) -> KernelConfig:
@@ -417,7 +445,7 @@ class KernelConfig:
                 compile=False,
                 compile_budget_s=0.0,
                 inplace_sizes=[MIB],
-                overhead_sizes=[KIB],
+                percall_sizes=[KIB, 16 * KIB],
             )
         largest = 256 * MIB if device.type == "cuda" else 16 * MIB
         sizes = [KIB, 16 * KIB, 256 * KIB, MIB, 4 * MIB, 16 * MIB]
@@ -431,16 +459,30 @@ class KernelConfig:
             compile=compile,
             compile_budget_s=180.0,
             inplace_sizes=[MIB, largest],
-            overhead_sizes=[KIB],
+            percall_sizes=list(PERCALL_SIZES),
         )
 
 
 @dataclass(frozen=True)
 class Task:
-    kind: str  # copy | forward | backward | inplace | fwd_bwd
+    kind: str  # copy | forward | backward | inplace | call_fwd | module_fwd | fwd_bwd
     dtype: str
     n: int
     activation: Optional[str] = None
+    threads: Optional[int] = None  # torch threads for this task; None: the run's setting
+
+
+def percall_plan(sizes: Sequence[int], threads: Sequence[int], dtype: str = PERCALL_DTYPE) -> List[Task]:
+    """The per-call cases of every activation of the spec table, one task per
+    kind, size and thread count."""
+    acts = [a for a in activations() if a.in_spec and a.ours is not None]
+    return [
+        Task(kind, dtype, n, a.name, t)
+        for t in threads
+        for n in sizes
+        for kind in PERCALL_KINDS
+        for a in acts
+    ]
 
 
 def plan(config: KernelConfig) -> List[Task]:
@@ -458,15 +500,26 @@ def plan(config: KernelConfig) -> List[Task]:
             for a in acts:
                 if a.inplace and a.ours is not None:
                     tasks.append(Task("inplace", dtype, n, a.name))
-        for n in config.overhead_sizes:
-            for a in acts:
-                tasks.append(Task("fwd_bwd", dtype, n, a.name))
-    return tasks
+    return tasks + percall_plan(config.percall_sizes, config.percall_threads)
 
 
 def bytes_moved(kind: str, n: int, dtype: torch.dtype) -> int:
     size = torch.empty((), dtype=dtype).element_size()
     return (3 if kind in ("backward",) else 5 if kind == "fwd_bwd" else 2) * n * size
+
+
+@contextmanager
+def num_threads(n: Optional[int]):
+    """torch's thread count set to ``n`` (None: left alone) for the block, restored after."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class KernelRunner:
@@ -478,6 +531,13 @@ class KernelRunner:
         self.compiled = CompiledNative(config.compile_budget_s) if config.compile else None
 
     def run(self, task: Task) -> Dict[str, Any]:
+        # The clock is picked under the task's thread count: thread CPU time
+        # on one thread, the wall clock on several (the other threads' work
+        # would be missing from the measuring thread's CPU time).
+        with num_threads(task.threads):
+            return self._run(task)
+
+    def _run(self, task: Task) -> Dict[str, Any]:
         dtype = DTYPES[task.dtype]
         dev = self.device
         row: Dict[str, Any] = asdict(task)
@@ -488,8 +548,11 @@ class KernelRunner:
         else:
             act = get_activation(task.activation)
             impls = [i for i in ("ours", "native") if act.has(i)]
-            if task.kind == "forward":
+            if task.kind in ("forward", "call_fwd"):
                 fns = {i: forward_case(act, i, task.n, dtype, dev) for i in impls}
+            elif task.kind == "module_fwd":
+                impls = [i for i in impls if i == "native" or act.ours_module_cls is not None]
+                fns = {i: module_case(act, i, task.n, dtype, dev) for i in impls}
             elif task.kind == "backward":
                 fns = {i: backward_case(act, i, task.n, dtype, dev) for i in impls}
             elif task.kind == "inplace":
@@ -558,6 +621,38 @@ def row_stats(row: Mapping[str, Any]) -> Dict[str, Any]:
         if impl != base and base in times:
             out["ratio"][f"{impl}/{base}"] = paired_ratio(samples, times[base])
     return out
+
+
+def percall_index(
+    rows: Sequence[Mapping[str, Any]], default_threads: Optional[int] = None
+) -> Dict[Tuple[str, str, int, int], Mapping[str, Any]]:
+    """The per-call rows (float32) by (kind, activation, n, threads). Rows
+    written before the thread count was recorded ran on ``default_threads``."""
+    out = {}
+    for r in rows:
+        if r["kind"] in PERCALL_KINDS and r["dtype"] == PERCALL_DTYPE:
+            threads = r.get("threads") or default_threads
+            if threads is not None:
+                out[(r["kind"], r["activation"], r["n"], threads)] = r
+    return out
+
+
+def worst_ratio(
+    index: Mapping[Tuple[str, str, int, int], Mapping[str, Any]],
+    kinds: Sequence[str],
+    sizes: Sequence[int],
+    threads: int,
+    acts: Optional[Sequence[str]] = None,
+) -> Optional[Tuple[float, Tuple[str, str, int]]]:
+    """The largest median ours/torch among the per-call cells selected, with its
+    (kind, activation, n); None when none of them was measured."""
+    vals = []
+    for (kind, a, n, t), r in index.items():
+        if kind in kinds and n in sizes and t == threads and (acts is None or a in acts):
+            q = row_stats(r)["ratio"].get("ours/native")
+            if q:
+                vals.append((q["median"], (kind, a, n)))
+    return max(vals) if vals else None
 
 
 def compare_activations(

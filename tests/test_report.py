@@ -658,6 +658,43 @@ def test_baseline_columns_in_the_report(committed, tmp_path, no_figures):
     )
 
 
+def _section(text: str, start: str, end: str) -> str:
+    return text[text.index(start) : text.index(end)]
+
+
+def _md_tables(text: str):
+    """The markdown tables of ``text``, each as (heading line before it, header, rows)."""
+    out, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ") and (i == 0 or not lines[i - 1].startswith("|")):
+            head = line[2:-2].split(" | ")
+            rows = []
+            for row in lines[i + 2 :]:
+                if not row.startswith("| "):
+                    break
+                rows.append(row[2:-2].split(" | "))
+            caption = next((ln for ln in reversed(lines[:i]) if ln.strip()), "")
+            out.append((caption, head, rows))
+    return out
+
+
+PERCALL_CELL = re.compile(r"^\d+\.\d\d \[\d+\.\d\d-\d+\.\d\d\] \(\d+\.\d/\d+\.\d\)$")
+
+
+def test_percall_section_of_results_before_the_thread_count(committed, tmp_path, no_figures):
+    """The committed results measured forward + backward alone, at the run's thread
+    count: they fill that column, and the one-thread targets are not measured."""
+    text = R.kernel_tables(committed, tmp_path, [])
+    section = _section(text, "### 2.4 Per-call cost", "### 2.5")
+    assert f"they ran on the run's {committed['threads']} thread(s)" in section
+    (caption, head, rows), *_ = _md_tables(section)
+    assert caption.startswith(f"**{committed['threads']} threads**")
+    assert head == ["activation", "functional fwd 1K", "module fwd 1K", "fwd+bwd 1K"]
+    assert all(r[1] == r[2] == "-" and PERCALL_CELL.match(r[3]) for r in rows)
+    targets = text[text.index("### 2.5") :]
+    assert targets.count("not measured in this run") == 3 * 2  # three targets, two torches
+
+
 # --------------------------------------------------------------------------
 # The quick report
 # --------------------------------------------------------------------------
@@ -748,6 +785,58 @@ def test_kernel_csv_covers_the_spec_table(report):
                     assert (kind, spec.name, dtype, impl) in seen, (kind, spec.name, dtype, impl)
     assert all(float(r["median_s"]) > 0 for r in rows)
     assert {r["impl"] for r in rows if r["kind"] == "copy"} == {"prealloc", "alloc"}
+
+
+def test_percall_table_covers_every_activation_kind_size_and_thread_count(report):
+    """2.4: one table per thread count, a ratio with both medians in every cell."""
+    res = json.loads((report / "results.json").read_text())
+    cfg = res["kernels"]["config"]
+    quick = R.K.KernelConfig.preset(True, torch.device(res["environment"]["device"]))
+    assert cfg["percall_sizes"] == quick.percall_sizes and set(quick.percall_sizes) >= {1024, 16384}
+    assert cfg["percall_threads"] == [1, 2]
+    text = _section((report / "report.md").read_text(), "### 2.4 Per-call cost", "### 2.5")
+    tables = _md_tables(text)
+    assert [caption.split("**")[1] for caption, _, _ in tables] == ["1 thread", "2 threads"]
+    expected_cols = [
+        f"{label} {R.K.size_label(n)}"
+        for label in ("functional fwd", "module fwd", "fwd+bwd")
+        for n in quick.percall_sizes
+    ]
+    for caption, head, rows in tables:
+        assert head == ["activation"] + expected_cols, caption
+        assert [r[0] for r in rows] == [s.name for s in SPECS], caption
+        for r in rows:
+            bad = [(col, c) for col, c in zip(head[1:], r[1:]) if not PERCALL_CELL.match(c)]
+            assert not bad, (caption, r[0], bad)
+    # the rows behind them carry their thread count, and one thread is timed by its CPU time
+    per = [r for r in res["kernels"]["rows"] if r["kind"] in ("call_fwd", "module_fwd", "fwd_bwd")]
+    assert {r["threads"] for r in per} == {1, 2}
+    assert len(per) == 3 * len(SPECS) * len(quick.percall_sizes) * 2
+    if res["environment"]["device"] == "cpu":
+        assert {r["clock"] for r in per if r["threads"] == 1} == {"thread CPU time"}
+    assert tables[0][0].startswith("**1 thread** (")
+
+
+def test_targets_name_the_percall_targets(report):
+    text = _section((report / "report.md").read_text(), "### 2.5 The speed targets", "### 2.6")
+    rows = {r[0]: r[1:] for _, _, rs in _md_tables(text) for r in rs}
+    for what, sizes, limit in (
+        ("functional forward", R.TARGET_CALL_FWD_SIZES, R.TARGET_CALL_FWD),
+        ("module forward", R.TARGET_MODULE_FWD_SIZES, R.TARGET_MODULE_FWD),
+        ("forward + backward", R.TARGET_FWD_BWD_SIZES, R.TARGET_FWD_BWD),
+    ):
+        label = (
+            f"per call, {what} at {', '.join(R.K.size_label(n) for n in sizes)}, "
+            f"{R.TARGET_PERCALL_THREADS} thread: ours/torch <= {limit:g}"
+        )
+        assert label in rows, (label, list(rows))
+        assert re.match(r"^\d+\.\d\d \(\w+ [a-z+ ]+ \d+K\): (met|not met)$", rows[label][0]), rows[label]
+    assert (R.TARGET_CALL_FWD, R.TARGET_MODULE_FWD, R.TARGET_FWD_BWD) == (1.05, 1.05, 1.05)
+    assert (R.TARGET_CALL_FWD_SIZES, R.TARGET_MODULE_FWD_SIZES, R.TARGET_FWD_BWD_SIZES) == (
+        (1024, 16384),
+        (1024,),
+        (1024,),
+    )
 
 
 def test_save_output_mode_saves_less(report):

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include <type_traits>
 
 #include "../kernels.h"
 
@@ -109,13 +110,56 @@ VecSplit split_for(int64_t n, std::initializer_list<const void*> ptrs) {
 }
 
 // ------------------------------------------------------------ elementwise
+//
+// out[i] = f(in_0[i], ..., in_{K-1}[i]): the forward (K = 1: x) and the
+// backward (K = 2: grad, saved) run the same kernels, so a fix to the
+// vectorization, the head/tail split or the indexing is made once.
 
-// Every thread first handles at most one head and one tail element, then
-// strides over the vectors in between.
-template <typename scalar_t, typename Op>
+// The K input pointers, passed by value to the kernels.
+template <typename T, int K>
+struct Inputs {
+  T p[K];
+};
+
+// f evaluated in the compute type on element i of every input.
+template <typename scalar_t, int K, typename F>
+__device__ __forceinline__ scalar_t
+apply_at(const F& f, const Inputs<const scalar_t*, K>& in, int64_t i) {
+  using acc_t = opmath_t<scalar_t>;
+  acc_t v[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    v[k] = static_cast<acc_t>(in.p[k][i]);
+  }
+  return static_cast<scalar_t>(f(v));
+}
+
+// The activation's forward and backward as functions of an array of K
+// compute-type values.
+template <typename Op>
+struct ForwardFn {
+  Op op;
+  template <typename T>
+  __device__ __forceinline__ T operator()(const T (&v)[1]) const {
+    return op.forward(v[0]);
+  }
+};
+template <typename Op>
+struct BackwardFn {
+  Op op;
+  template <typename T>
+  __device__ __forceinline__ T operator()(const T (&v)[2]) const {
+    return op.backward(v[0], v[1]);
+  }
+};
+
+// Dense operands with the same alignment: every thread first handles at
+// most one head and one tail element, then strides over the 16-byte
+// vectors in between (one LDG.E.128 per input, one STG.E.128).
+template <typename scalar_t, int K, typename F>
 __global__ void __launch_bounds__(kThreads)
-    forward_kernel(Op op, scalar_t* out, const scalar_t* in, int64_t n,
-                   int64_t head, int64_t n_vec) {
+    map_kernel(F f, scalar_t* out, Inputs<const scalar_t*, K> in, int64_t n,
+               int64_t head, int64_t n_vec) {
   using acc_t = opmath_t<scalar_t>;
   constexpr int N = kVec<scalar_t>;
   const int64_t tid =
@@ -123,81 +167,42 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const int64_t body_end = head + n_vec * N;
   if (tid < head) {
-    out[tid] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(in[tid])));
+    out[tid] = apply_at<scalar_t, K>(f, in, tid);
   }
   if (body_end + tid < n) {
-    const int64_t i = body_end + tid;
-    out[i] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(in[i])));
+    out[body_end + tid] = apply_at<scalar_t, K>(f, in, body_end + tid);
   }
-  const auto* vin = reinterpret_cast<const Pack<scalar_t>*>(in + head);
   auto* vout = reinterpret_cast<Pack<scalar_t>*>(out + head);
   for (int64_t v = tid; v < n_vec; v += stride) {
-    Pack<scalar_t> p = vin[v];
+    Pack<scalar_t> packs[K];
 #pragma unroll
-    for (int k = 0; k < N; ++k) {
-      p.v[k] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(p.v[k])));
+    for (int k = 0; k < K; ++k) {
+      packs[k] = reinterpret_cast<const Pack<scalar_t>*>(in.p[k] + head)[v];
     }
-    vout[v] = p;
-  }
-}
-
-template <typename scalar_t, typename Op>
-__global__ void __launch_bounds__(kThreads)
-    forward_scalar_kernel(Op op, scalar_t* out, const scalar_t* in, int64_t n) {
-  using acc_t = opmath_t<scalar_t>;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-       i < n; i += stride) {
-    out[i] = static_cast<scalar_t>(op.forward(static_cast<acc_t>(in[i])));
-  }
-}
-
-template <typename scalar_t, typename Op>
-__global__ void __launch_bounds__(kThreads)
-    backward_kernel(Op op, scalar_t* gin, const scalar_t* g, const scalar_t* s,
-                    int64_t n, int64_t head, int64_t n_vec) {
-  using acc_t = opmath_t<scalar_t>;
-  constexpr int N = kVec<scalar_t>;
-  const int64_t tid =
-      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  const int64_t body_end = head + n_vec * N;
-  auto one = [&](int64_t i) {
-    gin[i] = static_cast<scalar_t>(
-        op.backward(static_cast<acc_t>(g[i]), static_cast<acc_t>(s[i])));
-  };
-  if (tid < head) {
-    one(tid);
-  }
-  if (body_end + tid < n) {
-    one(body_end + tid);
-  }
-  const auto* vg = reinterpret_cast<const Pack<scalar_t>*>(g + head);
-  const auto* vs = reinterpret_cast<const Pack<scalar_t>*>(s + head);
-  auto* vgin = reinterpret_cast<Pack<scalar_t>*>(gin + head);
-  for (int64_t v = tid; v < n_vec; v += stride) {
-    const Pack<scalar_t> pg = vg[v];
-    const Pack<scalar_t> ps = vs[v];
     Pack<scalar_t> r;
 #pragma unroll
-    for (int k = 0; k < N; ++k) {
-      r.v[k] = static_cast<scalar_t>(op.backward(static_cast<acc_t>(pg.v[k]),
-                                                 static_cast<acc_t>(ps.v[k])));
+    for (int j = 0; j < N; ++j) {
+      acc_t vals[K];
+#pragma unroll
+      for (int k = 0; k < K; ++k) {
+        vals[k] = static_cast<acc_t>(packs[k].v[j]);
+      }
+      r.v[j] = static_cast<scalar_t>(f(vals));
     }
-    vgin[v] = r;
+    vout[v] = r;
   }
 }
 
-template <typename scalar_t, typename Op>
+// Dense operands whose alignments differ: one element per thread and step
+// (still coalesced).
+template <typename scalar_t, int K, typename F>
 __global__ void __launch_bounds__(kThreads)
-    backward_scalar_kernel(Op op, scalar_t* gin, const scalar_t* g,
-                           const scalar_t* s, int64_t n) {
-  using acc_t = opmath_t<scalar_t>;
+    map_scalar_kernel(F f, scalar_t* out, Inputs<const scalar_t*, K> in,
+                      int64_t n) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < n; i += stride) {
-    gin[i] = static_cast<scalar_t>(
-        op.backward(static_cast<acc_t>(g[i]), static_cast<acc_t>(s[i])));
+    out[i] = apply_at<scalar_t, K>(f, in, i);
   }
 }
 
@@ -222,40 +227,66 @@ __device__ __forceinline__ void plan_offsets(const StridedPlan& p,
   }
 }
 
-template <typename scalar_t, typename Op>
+// Any strides: the plan gives each operand's byte offset (operand 0 is the
+// output).
+template <typename scalar_t, int K, typename F>
 __global__ void __launch_bounds__(kThreads)
-    forward_strided_kernel(Op op, char* out, const char* in, StridedPlan plan,
-                           int64_t n) {
+    map_strided_kernel(F f, char* out, Inputs<const char*, K> in,
+                       StridedPlan plan, int64_t n) {
   using acc_t = opmath_t<scalar_t>;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < n; i += stride) {
-    int64_t off[2];
-    plan_offsets<2>(plan, i, off);
-    const acc_t x =
-        static_cast<acc_t>(*reinterpret_cast<const scalar_t*>(in + off[1]));
-    *reinterpret_cast<scalar_t*>(out + off[0]) =
-        static_cast<scalar_t>(op.forward(x));
+    int64_t off[K + 1];
+    plan_offsets<K + 1>(plan, i, off);
+    acc_t vals[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      vals[k] = static_cast<acc_t>(
+          *reinterpret_cast<const scalar_t*>(in.p[k] + off[k + 1]));
+    }
+    *reinterpret_cast<scalar_t*>(out + off[0]) = static_cast<scalar_t>(f(vals));
   }
 }
 
-template <typename scalar_t, typename Op>
-__global__ void __launch_bounds__(kThreads)
-    backward_strided_kernel(Op op, char* gin, const char* g, const char* s,
-                            StridedPlan plan, int64_t n) {
-  using acc_t = opmath_t<scalar_t>;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-       i < n; i += stride) {
-    int64_t off[3];
-    plan_offsets<3>(plan, i, off);
-    const acc_t gv =
-        static_cast<acc_t>(*reinterpret_cast<const scalar_t*>(g + off[1]));
-    const acc_t sv =
-        static_cast<acc_t>(*reinterpret_cast<const scalar_t*>(s + off[2]));
-    *reinterpret_cast<scalar_t*>(gin + off[0]) =
-        static_cast<scalar_t>(op.backward(gv, sv));
+// Launches the dense kernels: vectorized when every pointer has the same
+// offset from a 16-byte boundary.
+template <typename scalar_t, int K, typename F>
+void launch_dense(const F& f, void* out, Inputs<const void*, K> in, int64_t n,
+                  c10::DeviceIndex device, cudaStream_t stream) {
+  Inputs<const scalar_t*, K> typed;
+  for (int k = 0; k < K; ++k) {
+    typed.p[k] = static_cast<const scalar_t*>(in.p[k]);
   }
+  auto* o = static_cast<scalar_t*>(out);
+  VecSplit s;
+  if constexpr (K == 1) {
+    s = split_for<scalar_t>(n, {out, in.p[0]});
+  } else {
+    s = split_for<scalar_t>(n, {out, in.p[0], in.p[1]});
+  }
+  if (s.vec) {
+    const int64_t items = std::max<int64_t>(s.n_vec, kVec<scalar_t>);
+    map_kernel<scalar_t, K><<<grid_for(items, device), kThreads, 0, stream>>>(
+        f, o, typed, n, s.head, s.n_vec);
+  } else {
+    map_scalar_kernel<scalar_t, K>
+        <<<grid_for(n, device), kThreads, 0, stream>>>(f, o, typed, n);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+template <typename scalar_t, int K, typename F>
+void launch_strided(const F& f, void* out, Inputs<const void*, K> in,
+                    const StridedPlan& plan, int64_t n, c10::DeviceIndex device,
+                    cudaStream_t stream) {
+  Inputs<const char*, K> bytes;
+  for (int k = 0; k < K; ++k) {
+    bytes.p[k] = static_cast<const char*>(in.p[k]);
+  }
+  map_strided_kernel<scalar_t, K><<<grid_for(n, device), kThreads, 0, stream>>>(
+      f, static_cast<char*>(out), bytes, plan, n);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 // ------------------------------------------------- per-channel parameters
@@ -451,19 +482,10 @@ void forward_dense(const ActParams& p, c10::ScalarType dtype, void* out,
   const cudaStream_t stream = stream_of(device);
   dispatch_float_types(dtype, [&](auto tag) {
     using scalar_t = decltype(tag);
-    auto* o = static_cast<scalar_t*>(out);
-    const auto* i = static_cast<const scalar_t*>(in);
     with_forward_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
-      const VecSplit s = split_for<scalar_t>(n, {out, in});
-      if (s.vec) {
-        const int64_t items = std::max<int64_t>(s.n_vec, kVec<scalar_t>);
-        forward_kernel<<<grid_for(items, device), kThreads, 0, stream>>>(
-            op, o, i, n, s.head, s.n_vec);
-      } else {
-        forward_scalar_kernel<<<grid_for(n, device), kThreads, 0, stream>>>(
-            op, o, i, n);
-      }
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      using Op = std::decay_t<decltype(op)>;
+      launch_dense<scalar_t, 1>(ForwardFn<Op>{op}, out, {{in}}, n, device,
+                                stream);
     });
   });
 }
@@ -476,11 +498,9 @@ void forward_strided(const ActParams& p, c10::ScalarType dtype, void* out,
   dispatch_float_types(dtype, [&](auto tag) {
     using scalar_t = decltype(tag);
     with_forward_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
-      forward_strided_kernel<scalar_t>
-          <<<grid_for(n, device), kThreads, 0, stream>>>(
-              op, static_cast<char*>(out), static_cast<const char*>(in), plan,
-              n);
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      using Op = std::decay_t<decltype(op)>;
+      launch_strided<scalar_t, 1>(ForwardFn<Op>{op}, out, {{in}}, plan, n,
+                                  device, stream);
     });
   });
 }
@@ -492,20 +512,10 @@ void backward_dense(const ActParams& p, c10::ScalarType dtype, bool from_output,
   const cudaStream_t stream = stream_of(device);
   dispatch_float_types(dtype, [&](auto tag) {
     using scalar_t = decltype(tag);
-    auto* o = static_cast<scalar_t*>(gin);
-    const auto* gp = static_cast<const scalar_t*>(g);
-    const auto* sp = static_cast<const scalar_t*>(saved);
     with_backward_op<opmath_t<scalar_t>>(p, from_output, [&](const auto& op) {
-      const VecSplit s = split_for<scalar_t>(n, {gin, g, saved});
-      if (s.vec) {
-        const int64_t items = std::max<int64_t>(s.n_vec, kVec<scalar_t>);
-        backward_kernel<<<grid_for(items, device), kThreads, 0, stream>>>(
-            op, o, gp, sp, n, s.head, s.n_vec);
-      } else {
-        backward_scalar_kernel<<<grid_for(n, device), kThreads, 0, stream>>>(
-            op, o, gp, sp, n);
-      }
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      using Op = std::decay_t<decltype(op)>;
+      launch_dense<scalar_t, 2>(BackwardFn<Op>{op}, gin, {{g, saved}}, n,
+                                device, stream);
     });
   });
 }
@@ -519,11 +529,9 @@ void backward_strided(const ActParams& p, c10::ScalarType dtype,
   dispatch_float_types(dtype, [&](auto tag) {
     using scalar_t = decltype(tag);
     with_backward_op<opmath_t<scalar_t>>(p, from_output, [&](const auto& op) {
-      backward_strided_kernel<scalar_t>
-          <<<grid_for(n, device), kThreads, 0, stream>>>(
-              op, static_cast<char*>(gin), static_cast<const char*>(g),
-              static_cast<const char*>(saved), plan, n);
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      using Op = std::decay_t<decltype(op)>;
+      launch_strided<scalar_t, 2>(BackwardFn<Op>{op}, gin, {{g, saved}}, plan,
+                                  n, device, stream);
     });
   });
 }
