@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "table.h"
+
 // The CPU kernels are compiled once per instruction set. Everything they
 // instantiate from this header must then live in a namespace of its own,
 // otherwise the linker could keep the AVX-512 copy of an inline function and
@@ -534,12 +536,12 @@ struct CountingOp {
 template <typename acc_t, typename F>
 inline void with_forward_op(const ActParams& p, F&& f) {
   switch (p.act) {
-    case Act::ReLU:
-      f(ReluOp<acc_t>{});
-      break;
-    case Act::Sigmoid:
-      f(SigmoidOp<acc_t>{});
-      break;
+#define ACTEXT_SIMPLE_CASE(name, act, functor, saves, inplace) \
+  case Act::act:                                               \
+    f(functor<acc_t>{});                                       \
+    break;
+    ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_CASE)
+#undef ACTEXT_SIMPLE_CASE
     case Act::LeakyReLU:
       f(LeakyReluOp<acc_t>{static_cast<acc_t>(p.alpha)});
       break;
@@ -548,28 +550,16 @@ inline void with_forward_op(const ActParams& p, F&& f) {
                      static_cast<acc_t>(p.scale),
                      static_cast<acc_t>(p.input_scale)});
       break;
-    case Act::Tanh:
-      f(TanhOp<acc_t>{});
-      break;
     case Act::GELU:
       f(GeluOp<acc_t>{});
       break;
     case Act::GELUTanh:
       f(GeluTanhOp<acc_t>{});
       break;
-    case Act::SiLU:
-      f(SiluOp<acc_t>{});
-      break;
     case Act::Softplus:
       f(SoftplusOp<acc_t>{static_cast<acc_t>(p.alpha),
                           static_cast<acc_t>(p.threshold),
                           static_cast<acc_t>(1.0 / p.alpha)});
-      break;
-    case Act::Mish:
-      f(MishOp<acc_t>{});
-      break;
-    case Act::Hardswish:
-      f(HardswishOp<acc_t>{});
       break;
     case Act::Linear:
       f(LinearOp<acc_t>{});

@@ -62,7 +62,7 @@ c10::TypedOperatorHandle<Sig> handle(const char* name) {
 using Unary = Tensor(const Tensor&);
 using UnaryInplace = void(const Tensor&);
 using UnaryBackward = Tensor(const Tensor&, const Tensor&);
-#define ACTEXT_SIMPLE_HANDLES(name, act, saves, inplace)                   \
+#define ACTEXT_SIMPLE_HANDLES(name, act, functor, saves, inplace)          \
   ACTEXT_OP(name##_op, #name, Unary)                                       \
   ACTEXT_IF_INPLACE(inplace,                                               \
                     ACTEXT_OP(name##_inplace_op, #name "_", UnaryInplace)) \
@@ -403,7 +403,7 @@ Tensor second_of<Act::Hardswish>(const Tensor& h, const Tensor& x) {
 }
 
 // The family of each table row.
-#define ACTEXT_SIMPLE_FAMILY(name, act, saves, kind)                           \
+#define ACTEXT_SIMPLE_FAMILY(name, act, functor, saves, kind)                  \
   struct name##_family {                                                       \
     using P = NoParams;                                                        \
     static constexpr const char* kName = #name "_backward";                    \
@@ -593,7 +593,7 @@ Tensor backward_autograd(const Tensor& g, const Tensor& s,
 
 // ------------------------------------------------ the unary registrations
 
-#define ACTEXT_SIMPLE_AUTOGRAD(name, act, saves, inplace)                 \
+#define ACTEXT_SIMPLE_AUTOGRAD(name, act, functor, saves, inplace)        \
   Tensor name##_autograd(const Tensor& x) {                               \
     return forward_autograd<name##_family>(x, {});                        \
   }                                                                       \
@@ -1166,7 +1166,7 @@ std::tuple<Tensor, Tensor> prelu_count_autograd(const Tensor& x,
 
 TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   using namespace activations_ext;
-#define ACTEXT_SIMPLE_REGISTER(name, act, saves, inplace)                  \
+#define ACTEXT_SIMPLE_REGISTER(name, act, functor, saves, inplace)         \
   m.impl(#name, &name##_autograd);                                         \
   ACTEXT_IF_INPLACE(inplace, m.impl(#name "_", &name##_inplace_autograd);) \
   m.impl(#name "_backward", &name##_backward_autograd);

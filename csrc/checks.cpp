@@ -1,6 +1,8 @@
 // Argument checks (see checks.h).
 #include "checks.h"
 
+#include "table.h"
+
 #include <c10/core/SymBool.h>
 #include <c10/core/WrapDimMinimal.h>
 #include <c10/util/Exception.h>
@@ -130,11 +132,14 @@ ActParams bias_act_params(c10::string_view act, double alpha, const char* op) {
   constexpr double kSeluScale = 1.0507009873554804934193349852946;
   const std::string a(act);
   ActParams p;
-  if (a == "relu") {
-    p.act = Act::ReLU;
-  } else if (a == "sigmoid") {
-    p.act = Act::Sigmoid;
-  } else if (a == "leaky_relu") {
+#define ACTEXT_SIMPLE_NAME(name, enumerator, functor, saves, inplace) \
+  if (a == #name) {                                                   \
+    p.act = Act::enumerator;                                          \
+    return p;                                                         \
+  }
+  ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_NAME)
+#undef ACTEXT_SIMPLE_NAME
+  if (a == "leaky_relu") {
     p.act = Act::LeakyReLU;
     p.alpha = alpha;
   } else if (a == "elu") {
@@ -144,30 +149,25 @@ ActParams bias_act_params(c10::string_view act, double alpha, const char* op) {
     p.act = Act::ELU;
     p.alpha = kSeluAlpha;
     p.scale = kSeluScale;
-  } else if (a == "tanh") {
-    p.act = Act::Tanh;
   } else if (a == "gelu") {
     p.act = Act::GELU;
   } else if (a == "gelu_tanh") {
     p.act = Act::GELUTanh;
-  } else if (a == "silu") {
-    p.act = Act::SiLU;
   } else if (a == "softplus") {
     check_softplus_beta(alpha, op);
     p.act = Act::Softplus;
     p.alpha = alpha;
     p.threshold = 20.0;
-  } else if (a == "mish") {
-    p.act = Act::Mish;
-  } else if (a == "hardswish") {
-    p.act = Act::Hardswish;
   } else if (a == "linear") {
     p.act = Act::Linear;
   } else {
+#define ACTEXT_SIMPLE_LIST(name, act, functor, saves, inplace) #name ", "
     TORCH_CHECK_VALUE(false, "activations_ext.", op, ": unknown act '", a,
-                      "'; expected one of relu, sigmoid, leaky_relu, elu, "
-                      "selu, tanh, gelu, gelu_tanh, silu, softplus, mish, "
-                      "hardswish, linear");
+                      "'; expected one of ",
+                      ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_LIST)
+                      "leaky_relu, elu, selu, gelu, gelu_tanh, softplus, "
+                      "linear");
+#undef ACTEXT_SIMPLE_LIST
   }
   return p;
 }

@@ -200,8 +200,8 @@ PyObject* same(PyObject* o) {
     END_HANDLE_TH_ERRORS                                             \
   }
 
-#define ACTEXT_SIMPLE_ENTRIES(name, act, saves, inplace) \
-  ACTEXT_UNARY_ENTRY(name, #name)                        \
+#define ACTEXT_SIMPLE_ENTRIES(name, act, functor, saves, inplace) \
+  ACTEXT_UNARY_ENTRY(name, #name)                                 \
   ACTEXT_IF_INPLACE(inplace, ACTEXT_UNARY_INPLACE_ENTRY(name##_, #name "_"))
 ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_ENTRIES)
 #undef ACTEXT_SIMPLE_ENTRIES
@@ -505,7 +505,7 @@ PyMethodDef methods[] = {
     {"cpu_kernel_isa", cpu_kernel_isa, METH_NOARGS,
      "The instruction set of the CPU kernels in use: DEFAULT, AVX2 or "
      "AVX512."},
-#define ACTEXT_SIMPLE_METHODS(name, act, saves, inplace) \
+#define ACTEXT_SIMPLE_METHODS(name, act, functor, saves, inplace) \
   ACTEXT_FAST(name), ACTEXT_IF_INPLACE(inplace, ACTEXT_FAST(name##_), )
     ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_METHODS)
 #undef ACTEXT_SIMPLE_METHODS

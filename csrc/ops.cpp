@@ -50,7 +50,7 @@ Tensor simple_backward(const Tensor& g, const Tensor& saved, const char* op) {
   return unary_backward(g, saved, ActParams{A}, kFromOutput);
 }
 
-#define ACTEXT_SIMPLE_IMPL(name, act, saves, inplace)                         \
+#define ACTEXT_SIMPLE_IMPL(name, act, functor, saves, inplace)                \
   Tensor name(const Tensor& x) { return simple_forward<Act::act>(x, #name); } \
   ACTEXT_IF_INPLACE(                                                          \
       inplace, void name##_(const Tensor& x) {                                \
@@ -277,7 +277,7 @@ std::string cpu_kernel_isa() { return cpu::kernels().name; }
 // Python functional returns the mutated input, as torch's do.
 TORCH_LIBRARY(activations_ext, m) {
   m.set_python_module("activations_ext.ops");
-#define ACTEXT_SIMPLE_DEF(name, act, saves, inplace)                      \
+#define ACTEXT_SIMPLE_DEF(name, act, functor, saves, inplace)             \
   m.def(#name "(Tensor self) -> Tensor");                                 \
   ACTEXT_IF_INPLACE(inplace, m.def(#name "_(Tensor(a!) self) -> ()");)    \
   m.def(#name                                                             \
@@ -352,7 +352,7 @@ TORCH_LIBRARY(activations_ext, m) {
   m.impl("bias_act", &activations_ext::bias_act);                       \
   m.impl("bias_act_backward", &activations_ext::bias_act_backward);     \
   m.impl("bias_act_count", &activations_ext::bias_act_count)
-#define ACTEXT_SIMPLE_REGISTER(name, act, saves, inplace)                   \
+#define ACTEXT_SIMPLE_REGISTER(name, act, functor, saves, inplace)          \
   m.impl(#name, &activations_ext::name);                                    \
   ACTEXT_IF_INPLACE(inplace, m.impl(#name "_", &activations_ext::name##_);) \
   m.impl(#name "_backward", &activations_ext::name##_backward);

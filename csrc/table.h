@@ -4,10 +4,12 @@
 // such an activation is a functor in activations.h, its Act, and one row
 // here (and, in autograd.cpp, its second derivative).
 //
-//   X(name, Act, saves, inplace)
+//   X(name, Act, Functor, saves, inplace)
 //     name     the operator: name(Tensor self) -> Tensor, and
-//              name_backward(Tensor grad_output, Tensor <saved>) -> Tensor
+//              name_backward(Tensor grad_output, Tensor <saved>) -> Tensor;
+//              also bias_act's name for it
 //     Act      its enumerator in activations.h
+//     Functor  its functor template in activations.h
 //     saves    what backward keeps, as torch does: Output (the schema calls
 //              it `result`) or Input (`self`)
 //     inplace  the in-place form name_(Tensor(a!) self) -> (): NoInplace,
@@ -17,15 +19,18 @@
 // Activations with scalar parameters (leaky_relu, elu, selu, gelu,
 // softplus) and per-channel ones (prelu, bias_act) are written out in
 // ops.cpp and autograd.cpp: their parameter handling is their own.
+//
+// This header is included by activations.h (for the functor dispatch), so
+// it holds macros only.
 #pragma once
 
-#define ACTEXT_SIMPLE_ACTIVATIONS(X)        \
-  X(relu, ReLU, Output, InplaceSavesOutput) \
-  X(sigmoid, Sigmoid, Output, NoInplace)    \
-  X(tanh, Tanh, Output, NoInplace)          \
-  X(silu, SiLU, Input, InplaceCopiesInput)  \
-  X(mish, Mish, Input, InplaceCopiesInput)  \
-  X(hardswish, Hardswish, Input, InplaceCopiesInput)
+#define ACTEXT_SIMPLE_ACTIVATIONS(X)                \
+  X(relu, ReLU, ReluOp, Output, InplaceSavesOutput) \
+  X(sigmoid, Sigmoid, SigmoidOp, Output, NoInplace) \
+  X(tanh, Tanh, TanhOp, Output, NoInplace)          \
+  X(silu, SiLU, SiluOp, Input, InplaceCopiesInput)  \
+  X(mish, Mish, MishOp, Input, InplaceCopiesInput)  \
+  X(hardswish, Hardswish, HardswishOp, Input, InplaceCopiesInput)
 
 // Expands its arguments only for rows with an in-place form.
 #define ACTEXT_IF_INPLACE_NoInplace(...)
