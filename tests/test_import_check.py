@@ -146,11 +146,13 @@ def test_the_copy_is_what_gets_imported(tmp_path):
 
 def test_a_build_for_another_torch_is_refused(tmp_path):
     copy = _copy_package(tmp_path)
-    write_build_info(copy / "_build_info.py", "2.14.1+cu130", True)
+    # A torch other than the running one, whichever that is.
+    other = "2.13.0+cpu" if torch.__version__ == "2.14.1+cu130" else "2.14.1+cu130"
+    write_build_info(copy / "_build_info.py", other, True)
     proc = _import(tmp_path)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert (
-        f"activations_ext was built against torch 2.14.1+cu130 but torch {torch.__version__} is installed"
+        f"activations_ext was built against torch {other} but torch {torch.__version__} is installed"
         in proc.stdout
     )
     assert f"`{REBUILD_COMMAND}` (in the source checkout)" in proc.stdout
