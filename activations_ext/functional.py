@@ -57,6 +57,9 @@ _selu = _lib.selu.default
 _selu_ = _lib.selu_.default
 _hardswish = _lib.hardswish.default
 _hardswish_ = _lib.hardswish_.default
+_hardsigmoid = _lib.hardsigmoid.default
+_hardsigmoid_ = _lib.hardsigmoid_.default
+_softsign = _lib.softsign.default
 _bias_act = _lib.bias_act.default
 
 
@@ -265,6 +268,38 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
         _hardswish_(input)
         return input
     return _hardswish(input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """Hardsigmoid, ``relu6(x + 3) / 6``. Like ``F.hardsigmoid``; the
+    gradient is 1/6 strictly inside (-3, 3) and 0 elsewhere, as torch's.
+
+    Example:
+        >>> hardsigmoid(torch.tensor([-4.0, 0.0, 1.5]))
+        tensor([0.0000, 0.5000, 0.7500])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.hardsigmoid_(input) if inplace else _fast.hardsigmoid(input)
+        if out is not NotImplemented:
+            return out
+    if inplace:
+        _hardsigmoid_(input)
+        return input
+    return _hardsigmoid(input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """Softsign, ``x / (1 + |x|)``. Like ``F.softsign``.
+
+    Example:
+        >>> softsign(torch.tensor([-1.0, 3.0]))
+        tensor([-0.5000,  0.7500])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.softsign(input)
+        if out is not NotImplemented:
+            return out
+    return _softsign(input)
 
 
 BIAS_ACTS: dict = {f.act: f.param for f in _spec.BIAS_ACT_FORMS.values()}

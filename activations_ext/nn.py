@@ -153,6 +153,20 @@ class Hardswish(_Monitorable, torch.nn.Hardswish):
         return F.hardswish(input, self.inplace)
 
 
+class Hardsigmoid(_Monitorable, torch.nn.Hardsigmoid):
+    """``torch.nn.Hardsigmoid(inplace=False)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.hardsigmoid(input, self.inplace)
+
+
+class Softsign(_Monitorable, torch.nn.Softsign):
+    """``torch.nn.Softsign()`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.softsign(input)
+
+
 class LinearAct(torch.nn.Linear):
     """A Linear layer whose bias add and activation run as one fused pass.
 

@@ -369,6 +369,31 @@ SPECS: tuple[ActivationSpec, ...] = (
         exact=True,
         grad_kinks=(-3.0, 3.0),
     ),
+    ActivationSpec(
+        name="hardsigmoid",
+        reference=TF.hardsigmoid,
+        torch_module=torch.nn.Hardsigmoid,
+        params={},
+        saves="input",
+        forward_op="hardsigmoid",
+        backward_op="hardsigmoid_backward",
+        inplace_op="hardsigmoid_",
+        inplace_copies_input=True,
+        exact=True,
+        # Its output rounds to act(0) = 1/2 for inputs of magnitude below
+        # about 1e-7, so the sign of the pre-activation cannot be read back
+        # from it; and its zero-gradient region is |x| >= 3, not x <= 0.
+        monitored=False,
+    ),
+    ActivationSpec(
+        name="softsign",
+        reference=TF.softsign,
+        torch_module=torch.nn.Softsign,
+        params={},
+        saves="input",
+        forward_op="softsign",
+        backward_op="softsign_backward",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SPECS}

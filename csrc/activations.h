@@ -43,6 +43,8 @@ enum class Act : int32_t {
   Mish = 9,
   Hardswish = 10,
   Linear = 11,  // the identity: bias_act with act='linear'
+  Hardsigmoid = 12,
+  Softsign = 13,
 };
 
 // Scalar parameters as the operator schemas pass them. `alpha` is the slope
@@ -417,6 +419,46 @@ struct HardswishOp {
 #endif
     return Math<T>::select(
         zero, T(0), Math<T>::select(inside, g * ((x / T(3)) + T(0.5)), g));
+  }
+};
+
+// hardsigmoid(x) = min(max(x + 3, 0), 6) / 6, in ATen's order (its CUDA
+// kernel multiplies by 1/6). d/dx = 1/6 strictly inside (-3, 3), else 0,
+// on both devices, as torch's kernels.
+template <typename acc_t>
+struct HardsigmoidOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T r = Math<T>::clamp(x + T(3), T(0), T(6));
+#if defined(__CUDA_ARCH__)
+    return r * T(acc_t(1) / acc_t(6));
+#else
+    return r / T(6);
+#endif
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    // torch's kernels multiply by the float constant 1/6, in every dtype.
+    const auto inside = (x > T(-3)) & (x < T(3));
+    return Math<T>::select(inside, g * T(acc_t(1.0f / 6.0f)), T(0));
+  }
+};
+
+// softsign(x) = x / (1 + |x|), torch's formula (so softsign(+-inf) is NaN
+// there as here). d/dx = 1 / (1 + |x|)^2, NaN at +-inf as torch's (whose
+// gradient goes through inf / inf there): x - x is 0, or NaN at +-inf.
+template <typename acc_t>
+struct SoftsignOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x / (Math<T>::abs(x) + T(1));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T d = Math<T>::abs(x) + T(1);
+    return g / (d * d) + (x - x);
   }
 };
 

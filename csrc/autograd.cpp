@@ -402,6 +402,19 @@ Tensor second_of<Act::Hardswish>(const Tensor& h, const Tensor& x) {
   return h * hardswish_second(x);
 }
 
+// hardsigmoid'' = 0 (piecewise linear), kept attached to the graph as
+// torch's is.
+template <>
+Tensor second_of<Act::Hardsigmoid>(const Tensor& h, const Tensor&) {
+  return h * 0.0;
+}
+// softsign'' = -2 sign(x) / (1 + |x|)^3.
+template <>
+Tensor second_of<Act::Softsign>(const Tensor& h, const Tensor& x) {
+  const Tensor d = x.abs() + 1;
+  return h * (-2 * x.sign()) / (d * d * d);
+}
+
 // The family of each table row.
 #define ACTEXT_SIMPLE_FAMILY(name, act, functor, saves, kind)                  \
   struct name##_family {                                                       \
@@ -838,18 +851,17 @@ Tensor act_second(const Tensor& z, const std::string& act, double alpha) {
   if (act == "gelu" || act == "gelu_tanh") {
     return gelu_second(z, act == "gelu_tanh");
   }
-  if (act == "silu") {
-    return silu_second(z);
-  }
   if (act == "softplus") {
     return softplus_second(z, alpha, 20.0);
   }
-  if (act == "mish") {
-    return mish_second(z);
+  // The table's activations whose backward keeps the input: their second
+  // derivative is already written in terms of it.
+#define ACTEXT_SIMPLE_INPUT_SECOND(name, enumerator, functor, saves, inplace) \
+  if (!ACTEXT_SAVES_OUTPUT_##saves && act == #name) {                         \
+    return second_of<Act::enumerator>(at::ones_like(z), z);                   \
   }
-  if (act == "hardswish") {
-    return hardswish_second(z);
-  }
+  ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_INPUT_SECOND)
+#undef ACTEXT_SIMPLE_INPUT_SECOND
   TORCH_CHECK_VALUE(false, "activations_ext.bias_act: unknown act '", act, "'");
 }
 

@@ -24,13 +24,15 @@
 // it holds macros only.
 #pragma once
 
-#define ACTEXT_SIMPLE_ACTIVATIONS(X)                \
-  X(relu, ReLU, ReluOp, Output, InplaceSavesOutput) \
-  X(sigmoid, Sigmoid, SigmoidOp, Output, NoInplace) \
-  X(tanh, Tanh, TanhOp, Output, NoInplace)          \
-  X(silu, SiLU, SiluOp, Input, InplaceCopiesInput)  \
-  X(mish, Mish, MishOp, Input, InplaceCopiesInput)  \
-  X(hardswish, Hardswish, HardswishOp, Input, InplaceCopiesInput)
+#define ACTEXT_SIMPLE_ACTIVATIONS(X)                                    \
+  X(relu, ReLU, ReluOp, Output, InplaceSavesOutput)                     \
+  X(sigmoid, Sigmoid, SigmoidOp, Output, NoInplace)                     \
+  X(tanh, Tanh, TanhOp, Output, NoInplace)                              \
+  X(silu, SiLU, SiluOp, Input, InplaceCopiesInput)                      \
+  X(mish, Mish, MishOp, Input, InplaceCopiesInput)                      \
+  X(hardswish, Hardswish, HardswishOp, Input, InplaceCopiesInput)       \
+  X(hardsigmoid, Hardsigmoid, HardsigmoidOp, Input, InplaceCopiesInput) \
+  X(softsign, Softsign, SoftsignOp, Input, NoInplace)
 
 // Expands its arguments only for rows with an in-place form.
 #define ACTEXT_IF_INPLACE_NoInplace(...)

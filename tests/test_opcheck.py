@@ -31,6 +31,8 @@ _UNARY = {
     "mish": [()],
     "selu": [()],
     "hardswish": [()],
+    "hardsigmoid": [()],
+    "softsign": [()],
 }
 _INPLACE = {
     "relu_": [()],
@@ -40,6 +42,7 @@ _INPLACE = {
     "mish_": [()],
     "selu_": [()],
     "hardswish_": [()],
+    "hardsigmoid_": [()],
 }
 # Backward operators: (what the saved tensor is, extra arguments).
 _BACKWARD = {
@@ -53,6 +56,8 @@ _BACKWARD = {
     "softplus_backward": [("input", (1.0, 20.0)), ("input", (2.0, 1.0))],
     "mish_backward": [("input", ())],
     "hardswish_backward": [("input", ())],
+    "hardsigmoid_backward": [("input", ())],
+    "softsign_backward": [("input", ())],
 }
 
 

@@ -150,7 +150,16 @@ def test_every_double_backward_is_differentiable(spec, device):
     _assert_quoted_in_readme(test_every_double_backward_is_differentiable.__doc__)
     params = dict(spec.params)
     ours = _third_order(spec, spec.ours, params, device)
-    theirs = _third_order(spec, spec.reference, params, device)
+    try:
+        theirs = _third_order(spec, spec.reference, params, device)
+    except RuntimeError as e:
+        # torch has no double backward for some (hardsigmoid_backward): ours
+        # must still give one, here of a piecewise linear function, zero.
+        assert "not implemented" in str(e), e
+        for _second, t_o in ours:
+            for t in t_o or ():
+                assert not t.any()
+        return
     for k, ((s_o, t_o), (s_t, t_t)) in enumerate(zip(ours, theirs)):
         torch.testing.assert_close(s_o.detach(), s_t.detach(), msg=f"second derivative in input {k}")
         assert not (t_o is None and t_t is not None), f"second derivative in input {k} has no graph"

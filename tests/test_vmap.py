@@ -32,6 +32,8 @@ UNARY = {
     "mish": (),
     "selu": (),
     "hardswish": (),
+    "hardsigmoid": (),
+    "softsign": (),
 }
 INPLACE = {
     "relu_": (),
@@ -41,6 +43,7 @@ INPLACE = {
     "mish_": (),
     "selu_": (),
     "hardswish_": (),
+    "hardsigmoid_": (),
 }
 BACKWARD = {
     "relu_backward": (),
@@ -53,6 +56,8 @@ BACKWARD = {
     "softplus_backward": (1.0, 20.0),
     "mish_backward": (),
     "hardswish_backward": (),
+    "hardsigmoid_backward": (),
+    "softsign_backward": (),
 }
 CHANNEL_OPS = ("prelu", "prelu_backward", "prelu_count", "bias_act", "bias_act_backward", "bias_act_count")
 
