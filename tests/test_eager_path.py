@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import ALL_CASES, SPECS, call, make_input
+from test_dispatch import Recorder
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import activations_ext
 import activations_ext.functional as AF
@@ -61,10 +61,16 @@ def test_bias_act_takes_the_direct_path(no_torch_ops):
     AF.bias_act(x, torch.randn(3), act="gelu", dim=-1)
 
 
-class _Passthrough(TorchFunctionMode):
-    """A TorchFunctionMode that changes nothing: it only forces torch.ops."""
+class _Seen(TorchFunctionMode):
+    """Records the functions it sees and changes nothing; being active, it
+    also forces the torch.ops path."""
+
+    def __init__(self):
+        super().__init__()
+        self.funcs = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.funcs.append(func)
         return func(*args, **(kwargs or {}))
 
 
@@ -76,7 +82,7 @@ def test_direct_path_equals_torch_ops(spec, params):
     x.requires_grad_(True)
     y_fast = _ours(spec, params, x, w)
     (g_fast,) = torch.autograd.grad(y_fast.sum(), x)
-    with _Passthrough():
+    with _Seen():
         y_ops = _ours(spec, params, x, w)
         (g_ops,) = torch.autograd.grad(y_ops.sum(), x)
     assert torch.equal(y_fast, y_ops)
@@ -89,19 +95,9 @@ def test_bad_input_gives_the_same_error_either_way(spec):
     w = torch.ones(4, dtype=torch.int32) if spec.weight else None
     with pytest.raises(TypeError) as fast:
         call(spec, spec.ours, x, dict(spec.params), w)
-    with _Passthrough(), pytest.raises(TypeError) as slow:
+    with _Seen(), pytest.raises(TypeError) as slow:
         call(spec, spec.ours, x, dict(spec.params), w)
     assert str(fast.value) == str(slow.value)
-
-
-class _Seen(TorchFunctionMode):
-    def __init__(self):
-        super().__init__()
-        self.funcs = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.funcs.append(func)
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.mark.parametrize("spec,params", ALL_CASES)
@@ -132,22 +128,12 @@ def test_tensor_subclass_override_is_honoured(spec):
     assert getattr(ops, spec.forward_op).default in _Logged.calls
 
 
-class _Dispatched(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.funcs = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.funcs.append(func)
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_torch_dispatch_mode_sees_our_operator(spec):
     x, w = _inputs(spec)
-    with _Dispatched() as mode:
+    with Recorder() as mode:
         _ours(spec, dict(spec.params), x, w)
-    assert getattr(ops, spec.forward_op).default in mode.funcs
+    assert getattr(ops, spec.forward_op).default in mode.calls
 
 
 def _every_activation_model():
