@@ -67,6 +67,19 @@ def check_softplus_beta(beta: float, op: str) -> None:
     _C._check_softplus_beta(float(beta), op)
 
 
+def check_act_params(name: str, p0: float, p1: float, x: torch.Tensor, op: str) -> None:
+    """The parameters of a row of the C++ parameter table (csrc/table.h) for
+    an input like ``x``: hardtanh's ``min_val <= max_val``, softshrink's
+    ``lambd`` in [0, the dtype's largest value]."""
+    _C._check_act_params(name, float(p0), float(p1), x, op)
+
+
+def check_celu_alpha(alpha: float, op: str) -> None:
+    """CELU's alpha: non-zero (torch's RuntimeError; CELU divides by it)."""
+    if alpha == 0:
+        raise RuntimeError(f"activations_ext.{op}: alpha cannot be 0 for CELU (it divides by alpha)")
+
+
 def check_save_output(param: float, op: str, name: str) -> None:
     """``save_output=True`` needs the parameter ``name`` (a slope, an alpha) >= 0."""
     _C._check_save_output(float(param), op, name)

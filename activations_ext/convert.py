@@ -184,6 +184,11 @@ def _swap(
     return root, ConversionSummary(tuple(replaced), tuple(skipped), tuple(functions))
 
 
+# Constructor arguments without defaults (Threshold's), for the
+# default-constructed instances _rebuild takes attributes from.
+_REQUIRED = {cls: s.required_kwargs for s in SPECS for cls in (s.torch_module, s.module) if s.required_params}
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -197,8 +202,8 @@ def _rebuild(old: torch.nn.Module, new_cls: type) -> torch.nn.Module:
     as is, so parameters stay the same objects. Attributes that only ``old``'s
     class defines in its constructor are dropped.
     """
-    fresh = new_cls()
-    own = set(vars(type(old)())) - set(vars(fresh))
+    fresh = new_cls(**_REQUIRED.get(new_cls, {}))
+    own = set(vars(type(old)(**_REQUIRED.get(type(old), {})))) - set(vars(fresh))
     state = {k: v for k, v in vars(old).items() if k not in own}
     new = new_cls.__new__(new_cls)
     new.__dict__.update(vars(fresh))

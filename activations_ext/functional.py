@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from . import _C as _fast
+from . import _checks
 from . import ops as _ops  # noqa: F401  (registers the operators)
 from . import spec as _spec
 
@@ -60,6 +61,18 @@ _hardswish_ = _lib.hardswish_.default
 _hardsigmoid = _lib.hardsigmoid.default
 _hardsigmoid_ = _lib.hardsigmoid_.default
 _softsign = _lib.softsign.default
+_relu6 = _lib.relu6.default
+_relu6_ = _lib.relu6_.default
+_hardtanh = _lib.hardtanh.default
+_hardtanh_ = _lib.hardtanh_.default
+_logsigmoid = _lib.logsigmoid.default
+_tanhshrink = _lib.tanhshrink.default
+_softshrink = _lib.softshrink.default
+_hardshrink = _lib.hardshrink.default
+_threshold = _lib.threshold.default
+_threshold_ = _lib.threshold_.default
+_quick_gelu = _lib.quick_gelu.default
+_relu_squared = _lib.relu_squared.default
 _bias_act = _lib.bias_act.default
 
 
@@ -300,6 +313,180 @@ def softsign(input: Tensor) -> Tensor:
         if out is not NotImplemented:
             return out
     return _softsign(input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """ReLU6, ``min(max(x, 0), 6)``. Like ``F.relu6``; the gradient is 0 at
+    0 and at 6, as torch's.
+
+    Example:
+        >>> relu6(torch.tensor([-1.0, 3.0, 7.0]))
+        tensor([0., 3., 6.])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.relu6_(input) if inplace else _fast.relu6(input)
+        if out is not NotImplemented:
+            return out
+    if inplace:
+        _relu6_(input)
+        return input
+    return _relu6(input)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """HardTanh, ``min(max(x, min_val), max_val)``. Like ``F.hardtanh``:
+    ``min_val > max_val`` is a ValueError; the gradient is 0 at both ends.
+
+    Example:
+        >>> hardtanh(torch.tensor([-2.0, 0.5, 2.0]))
+        tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.hardtanh_(input, min_val, max_val) if inplace else _fast.hardtanh(input, min_val, max_val)
+        if out is not NotImplemented:
+            return out
+    if inplace:
+        _hardtanh_(input, min_val, max_val)
+        return input
+    return _hardtanh(input, min_val, max_val)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """CELU, ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``. Like
+    ``F.celu``, and computed as torch does, as ``elu(x, alpha)`` with input
+    scale ``1 / alpha``; alpha = 0 is a RuntimeError.
+
+    Example:
+        >>> celu(torch.tensor([-1.0, 2.0]), alpha=2.0)
+        tensor([-0.7869,  2.0000])
+    """
+    if alpha == 0:
+        _checks.check_celu_alpha(alpha, "celu_" if inplace else "celu")
+    inv_alpha = 1.0 / alpha
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = (
+            _fast.elu_(input, alpha, 1.0, inv_alpha)
+            if inplace
+            else _fast.elu(input, alpha, 1.0, inv_alpha, False)
+        )
+        if out is not NotImplemented:
+            return out
+    if inplace:
+        _elu_(input, alpha, 1.0, inv_alpha)
+        return input
+    return _elu(input, alpha, 1.0, inv_alpha, False)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """LogSigmoid, ``log(sigmoid(x)) = -softplus(-x)``. Like ``F.logsigmoid``,
+    without overflow or underflow: ``logsigmoid(-100) = -100`` and
+    ``logsigmoid(100) = -exp(-100)``, not 0.
+
+    Example:
+        >>> logsigmoid(torch.tensor([0.0]))
+        tensor([-0.6931])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.logsigmoid(input)
+        if out is not NotImplemented:
+            return out
+    return _logsigmoid(input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """Tanhshrink, ``x - tanh(x)``. Like ``F.tanhshrink``, but accurate near
+    0, where the difference cancels (torch's loses every digit there).
+
+    Example:
+        >>> tanhshrink(torch.tensor([1e-3]))
+        tensor([3.3333e-10])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.tanhshrink(input)
+        if out is not NotImplemented:
+            return out
+    return _tanhshrink(input)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Softshrink, ``x - lambd`` above ``lambd``, ``x + lambd`` below
+    ``-lambd``, else 0. Like ``F.softshrink``: a negative ``lambd`` is a
+    RuntimeError.
+
+    Example:
+        >>> softshrink(torch.tensor([-1.0, 0.2, 1.0]))
+        tensor([-0.5000,  0.0000,  0.5000])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.softshrink(input, lambd)
+        if out is not NotImplemented:
+            return out
+    return _softshrink(input, lambd)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Hardshrink, ``x`` where ``|x| > lambd``, else 0. Like ``F.hardshrink``
+    (which accepts a negative ``lambd``: then every element is kept).
+
+    Example:
+        >>> hardshrink(torch.tensor([-1.0, 0.2, 1.0]))
+        tensor([-1.,  0.,  1.])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.hardshrink(input, lambd)
+        if out is not NotImplemented:
+            return out
+    return _hardshrink(input, lambd)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """Threshold, ``x if x > threshold else value``. Like ``F.threshold``.
+
+    In place with autograd recording, the input is copied first (the
+    gradient needs it), as torch does.
+
+    Example:
+        >>> threshold(torch.tensor([-1.0, 0.5, 2.0]), 0.5, -3.0)
+        tensor([-3., -3.,  2.])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = (
+            _fast.threshold_(input, threshold, value) if inplace else _fast.threshold(input, threshold, value)
+        )
+        if out is not NotImplemented:
+            return out
+    if inplace:
+        _threshold_(input, threshold, value)
+        return input
+    return _threshold(input, threshold, value)
+
+
+def quick_gelu(input: Tensor) -> Tensor:
+    """QuickGELU, ``x * sigmoid(1.702 x)`` (CLIP's GELU approximation).
+
+    Example:
+        >>> quick_gelu(torch.tensor([0.0, 1.0]))
+        tensor([0.0000, 0.8458])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.quick_gelu(input)
+        if out is not NotImplemented:
+            return out
+    return _quick_gelu(input)
+
+
+def relu_squared(input: Tensor) -> Tensor:
+    """Squared ReLU, ``relu(x) ** 2`` (Primer's activation).
+
+    Example:
+        >>> relu_squared(torch.tensor([-1.0, 3.0]))
+        tensor([0., 9.])
+    """
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out = _fast.relu_squared(input)
+        if out is not NotImplemented:
+            return out
+    return _relu_squared(input)
 
 
 BIAS_ACTS: dict = {f.act: f.param for f in _spec.BIAS_ACT_FORMS.values()}

@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from . import eager as _eager
 from . import functional as F
 from . import spec as _spec
 
@@ -165,6 +166,79 @@ class Softsign(_Monitorable, torch.nn.Softsign):
 
     def _plain_forward(self, input: Tensor) -> Tensor:
         return F.softsign(input)
+
+
+class ReLU6(_Monitorable, torch.nn.ReLU6):
+    """``torch.nn.ReLU6(inplace=False)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.relu6(input, self.inplace)
+
+
+class Hardtanh(_Monitorable, torch.nn.Hardtanh):
+    """``torch.nn.Hardtanh(min_val=-1.0, max_val=1.0, inplace=False)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+
+class CELU(_Monitorable, torch.nn.CELU):
+    """``torch.nn.CELU(alpha=1.0, inplace=False)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha, self.inplace)
+
+
+class LogSigmoid(_Monitorable, torch.nn.LogSigmoid):
+    """``torch.nn.LogSigmoid()`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
+class Tanhshrink(_Monitorable, torch.nn.Tanhshrink):
+    """``torch.nn.Tanhshrink()`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.tanhshrink(input)
+
+
+class Softshrink(_Monitorable, torch.nn.Softshrink):
+    """``torch.nn.Softshrink(lambd=0.5)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.softshrink(input, self.lambd)
+
+
+class Hardshrink(_Monitorable, torch.nn.Hardshrink):
+    """``torch.nn.Hardshrink(lambd=0.5)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.hardshrink(input, self.lambd)
+
+
+class Threshold(_Monitorable, torch.nn.Threshold):
+    """``torch.nn.Threshold(threshold, value, inplace=False)`` on our kernels."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+
+class QuickGELU(_Monitorable, _eager.QuickGELU):
+    """QuickGELU, ``x * sigmoid(1.702 x)``, on our kernels. torch.nn has no
+    such class; this subclasses :class:`activations_ext.eager.QuickGELU`,
+    its form in torch's ops, which :func:`activations_ext.revert` restores."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.quick_gelu(input)
+
+
+class ReLUSquared(_Monitorable, _eager.ReLUSquared):
+    """Squared ReLU, ``relu(x) ** 2``, on our kernels. torch.nn has no such
+    class; this subclasses :class:`activations_ext.eager.ReLUSquared`."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.relu_squared(input)
 
 
 class LinearAct(torch.nn.Linear):

@@ -96,9 +96,13 @@ def _param_checks(op: str, spec: ActivationSpec) -> Callable[..., None]:
 def _forward_fake(op: str, spec: ActivationSpec) -> Callable:
     params = _param_checks(op, spec)
 
+    contiguous_on_cpu = spec.cpu_output_contiguous
+
     def fake(x, *args, **kwargs):
         check_float(x, op, "input")
         params(x, *args, **kwargs)
+        if contiguous_on_cpu and x.device.type == "cpu":
+            return torch.empty_like(x, memory_format=torch.contiguous_format)
         return torch.empty_like(x)
 
     return fake

@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as TF
 
-from . import _checks
+from . import _checks, eager
 
 # checks(op, args): an activation's parameter checks, given an operator's
 # name and its arguments by schema name (or, for bias_act, the activation's
@@ -70,6 +70,12 @@ class ActivationSpec:
         monitored: whether the dead-unit monitor watches its modules. Its
             inactive region is a pre-activation <= 0, and it increases
             through 0, so that from the output, ``y > act(0)`` means active.
+        required_params: torch's functional and module take the parameters
+            without defaults (Threshold); ``params`` then holds the values
+            the tests use where they need one set.
+        cpu_output_contiguous: its forward returns a contiguous tensor for
+            CPU inputs of any layout, as torch's CPU kernel does (LogSigmoid);
+            otherwise the output keeps a dense input's strides.
     """
 
     name: str
@@ -91,6 +97,8 @@ class ActivationSpec:
     bias_act: bool = True
     bias_act_alpha: Optional[str] = None
     monitored: bool = True
+    required_params: bool = False
+    cpu_output_contiguous: bool = False
 
     @property
     def ours(self) -> Callable[..., torch.Tensor]:
@@ -125,6 +133,12 @@ class ActivationSpec:
     def reference64(self) -> Callable[..., torch.Tensor]:
         """The function the tests' float64 reference is computed with."""
         return self.precise or self.reference
+
+    @property
+    def required_kwargs(self) -> Dict[str, Any]:
+        """What a call of its functional or constructor of its module must
+        pass: ``params`` where torch's have no defaults (Threshold), else nothing."""
+        return dict(self.params) if self.required_params else {}
 
     @property
     def has_inplace(self) -> bool:
@@ -216,6 +230,69 @@ def _gelu_checks(op: str, args: Mapping[str, Any]) -> None:
 
 def _softplus_checks(op: str, args: Mapping[str, Any]) -> None:
     _checks.check_softplus_beta(args["beta"], op)
+
+
+def _table_checks(name: str, first: str, second: Optional[str] = None) -> ParamChecks:
+    """The checks of a row of the C++ parameter table (csrc/table.h), whose
+    parameters are ``first`` (and ``second``)."""
+
+    def checks(op: str, args: Mapping[str, Any]) -> None:
+        x = next((t for t in args.values() if isinstance(t, torch.Tensor)), None)
+        if x is None:  # bias_act's check of the parameters alone
+            x = torch.empty(0)
+        p1 = args[second] if second is not None else 0.0
+        _checks.check_act_params(name, args[first], p1, x, op)
+
+    return checks
+
+
+def _tanhshrink_precise(x: torch.Tensor) -> torch.Tensor:
+    # x - tanh(x) cancels near 0; there the Taylor series
+    # sum_k 2^(2k) (2^(2k) - 1) |B_2k| / (2k)! x^(2k-1) over k >= 2 (the
+    # tanh series without its first term), to 24 terms: below |x| = 0.5 the
+    # terms shrink by (2x / pi)^2 < 0.11 each.
+    z = x * x
+    series = torch.zeros_like(x)
+    for c in reversed(_TANHSHRINK_SERIES):
+        series = series * z + c
+    small = x * z * series
+    return torch.where(x.abs() < 0.5, small, x - torch.tanh(x))
+
+
+def _tanh_series_coefficients(terms: int) -> Tuple[float, ...]:
+    # The coefficients of x^3, x^5, ... of x - tanh(x), from the Bernoulli
+    # numbers (exact rationals, then rounded).
+    from fractions import Fraction
+
+    n_max = 2 * terms + 2
+    bern = [Fraction(0)] * (n_max + 1)
+    bern[0] = Fraction(1)
+    for m in range(1, n_max + 1):
+        bern[m] = -sum(math.comb(m + 1, k) * bern[k] for k in range(m)) / (m + 1)
+    out = []
+    for k in range(2, terms + 2):
+        n = 2 * k
+        c = Fraction(2**n * (2**n - 1)) * abs(bern[n]) / math.factorial(n)
+        out.append(float(c if k % 2 == 0 else -c))
+    return tuple(out)
+
+
+_TANHSHRINK_SERIES = _tanh_series_coefficients(24)
+
+
+def _quick_gelu_precise(x: torch.Tensor) -> torch.Tensor:
+    # Beyond |x| = 500 sigmoid(1.702 x) is 0 or 1 in float64, so this is the
+    # same function there; but its autograd gives the derivative (1 or 0)
+    # where x * sigmoid(1.702 x)'s overflows to inf * 0 = NaN (|x| > 1e308).
+    return torch.where(x.abs() > 500, torch.relu(x), eager.quick_gelu(x))
+
+
+def _celu_precise(x: torch.Tensor, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
+    return torch.where(x > 0, x, alpha * torch.expm1(x / alpha))
+
+
+def _celu_checks(op: str, args: Mapping[str, Any]) -> None:
+    _checks.check_celu_alpha(args["alpha"], op)
 
 
 def _gelu_precise(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
@@ -394,6 +471,143 @@ SPECS: tuple[ActivationSpec, ...] = (
         forward_op="softsign",
         backward_op="softsign_backward",
     ),
+    ActivationSpec(
+        name="relu6",
+        reference=TF.relu6,
+        torch_module=torch.nn.ReLU6,
+        params={},
+        saves="input",
+        forward_op="relu6",
+        backward_op="relu6_backward",
+        inplace_op="relu6_",
+        exact=True,
+    ),
+    ActivationSpec(
+        name="hardtanh",
+        reference=TF.hardtanh,
+        torch_module=torch.nn.Hardtanh,
+        params={"min_val": -1.0, "max_val": 1.0},
+        saves="input",
+        forward_op="hardtanh",
+        backward_op="hardtanh_backward",
+        inplace_op="hardtanh_",
+        param_cases=({}, {"min_val": -0.3, "max_val": 2.5}, {"min_val": 0.25, "max_val": 0.75}),
+        exact=True,
+        check_params=_table_checks("hardtanh", "min_val", "max_val"),
+        # Its inactive (zero-gradient) regions are the saturated ends.
+        monitored=False,
+    ),
+    ActivationSpec(
+        name="celu",
+        reference=TF.celu,
+        torch_module=torch.nn.CELU,
+        params={"alpha": 1.0},
+        saves="input",
+        # torch computes celu(x, alpha) as elu(x, alpha, 1, 1 / alpha), and
+        # so do we: its operators are ELU's.
+        forward_op="elu",
+        backward_op="elu_backward",
+        inplace_op="elu_",
+        param_cases=({}, {"alpha": 0.5}, {"alpha": 2.0}, {"alpha": -0.7}),
+        # torch's float64 backward rounds 1 / alpha to float (1e-8 off where
+        # alpha is not a float); ours and the reference take it exactly.
+        precise=_celu_precise,
+        check_params=_celu_checks,
+        bias_act_alpha="alpha",
+    ),
+    ActivationSpec(
+        name="logsigmoid",
+        reference=TF.logsigmoid,
+        torch_module=torch.nn.LogSigmoid,
+        params={},
+        saves="input",
+        forward_op="logsigmoid",
+        backward_op="logsigmoid_backward",
+        cpu_output_contiguous=True,
+    ),
+    ActivationSpec(
+        name="tanhshrink",
+        reference=TF.tanhshrink,
+        torch_module=torch.nn.Tanhshrink,
+        params={},
+        saves="input",
+        forward_op="tanhshrink",
+        backward_op="tanhshrink_backward",
+        precise=_tanhshrink_precise,
+    ),
+    ActivationSpec(
+        name="softshrink",
+        reference=TF.softshrink,
+        torch_module=torch.nn.Softshrink,
+        params={"lambd": 0.5},
+        saves="input",
+        forward_op="softshrink",
+        backward_op="softshrink_backward",
+        param_cases=({}, {"lambd": 0.3}, {"lambd": 0.0}, {"lambd": 2.0}),
+        exact=True,
+        check_params=_table_checks("softshrink", "lambd"),
+        bias_act_alpha="lambd",
+        # Its inactive region is [-lambd, lambd].
+        monitored=False,
+    ),
+    ActivationSpec(
+        name="hardshrink",
+        reference=TF.hardshrink,
+        torch_module=torch.nn.Hardshrink,
+        params={"lambd": 0.5},
+        saves="input",
+        forward_op="hardshrink",
+        backward_op="hardshrink_backward",
+        param_cases=({}, {"lambd": 0.3}, {"lambd": 0.0}, {"lambd": -1.0}),
+        exact=True,
+        check_params=_table_checks("hardshrink", "lambd"),
+        bias_act_alpha="lambd",
+        monitored=False,
+    ),
+    ActivationSpec(
+        name="threshold",
+        reference=TF.threshold,
+        torch_module=torch.nn.Threshold,
+        params={"threshold": 0.5, "value": -2.0},
+        saves="input",
+        forward_op="threshold",
+        backward_op="threshold_backward",
+        inplace_op="threshold_",
+        inplace_copies_input=True,
+        param_cases=(
+            {"threshold": 0.5, "value": -2.0},
+            {"threshold": 0.1, "value": 20.0},
+            {"threshold": -1.0, "value": -1.0},
+        ),
+        exact=True,
+        check_params=_table_checks("threshold", "threshold", "value"),
+        # torch's threshold has no defaults, and bias_act's alpha carries
+        # one parameter.
+        bias_act=False,
+        monitored=False,
+        required_params=True,
+    ),
+    ActivationSpec(
+        name="quick_gelu",
+        reference=eager.quick_gelu,
+        precise=_quick_gelu_precise,
+        torch_module=eager.QuickGELU,
+        params={},
+        saves="input",
+        forward_op="quick_gelu",
+        backward_op="quick_gelu_backward",
+    ),
+    ActivationSpec(
+        name="relu_squared",
+        reference=eager.relu_squared,
+        torch_module=eager.ReLUSquared,
+        params={},
+        saves="input",
+        forward_op="relu_squared",
+        backward_op="relu_squared_backward",
+        # Not bit-exact: torch's square(relu(x)) backward overflows to inf
+        # near the float32 limit on some paths (2 g x in another order).
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SPECS}
@@ -446,7 +660,9 @@ def elementwise_operators() -> Dict[str, Tuple[str, ActivationSpec]]:
         for kind, op in kinds:
             if op is None:
                 continue
-            owner = op in (spec.forward_op, spec.inplace_op, f"{spec.forward_op}_backward")
+            # Named after the row (CELU's operators are ELU's, SELU's
+            # backward is ELU's).
+            owner = op in (spec.name, f"{spec.name}_", f"{spec.name}_backward")
             if op not in out or owner:
                 out[op] = (kind, spec)
     return out

@@ -45,12 +45,22 @@ enum class Act : int32_t {
   Linear = 11,  // the identity: bias_act with act='linear'
   Hardsigmoid = 12,
   Softsign = 13,
+  ReLU6 = 14,
+  LogSigmoid = 15,
+  Tanhshrink = 16,
+  QuickGELU = 17,
+  ReLUSquared = 18,
+  Hardtanh = 19,
+  Softshrink = 20,
+  Hardshrink = 21,
+  Threshold = 22,
 };
 
 // Scalar parameters as the operator schemas pass them. `alpha` is the slope
 // of LeakyReLU, the alpha of ELU and the beta of Softplus; `scale` and
 // `input_scale` are ELU's (torch's elu has both; SELU is ELU with both set);
-// `threshold` is Softplus's.
+// `threshold` is Softplus's. The rows of table.h's parameter table keep
+// their first parameter in `alpha` and their second in `scale`.
 struct ActParams {
   Act act = Act::ReLU;
   double alpha = 0.0;
@@ -462,6 +472,210 @@ struct SoftsignOp {
   }
 };
 
+// relu6(x) = min(max(x, 0), 6), NaN passing through (torch's hardtanh(x, 0,
+// 6)). d/dx = 0 where x <= 0 or x >= 6, as torch's hardtanh_backward; the
+// same test on the output gives the same answer, so the in-place form saves
+// its output, as torch's does.
+template <typename acc_t>
+struct Relu6Op {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return Math<T>::clamp(x, T(0), T(6));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T s) const {
+    return Math<T>::select((s <= T(0)) | (s >= T(6)), T(0), g);
+  }
+};
+
+// logsigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)) (torch's
+// formula), neither overflowing nor flushing: logsigmoid(-100) = -100 and
+// logsigmoid(100) = -exp(-100), a float subnormal. d/dx = sigmoid(-x) =
+// 1 - sigmoid(x), each half of the logistic computed without cancellation.
+template <typename acc_t>
+struct LogsigmoidOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return T(0) - Math<T>::softplus(T(0) - x);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    return g * sigmoid_pair(x).one_minus_s;
+  }
+};
+
+// tanhshrink(x) = x - tanh(x). Below |x| = 1 the difference cancels (torch
+// computes it as written and loses every digit near 0); there it is
+// x^3 P(x^2), P the Chebyshev fit of (x - tanh x) / x^3 on [0, 1] (degree 7
+// in float, 16 in double; about 2 ulp in all). From 1 up it is
+// (|x| - 1) + 2e / (1 + e) with e = exp(-2|x|), the sum of two
+// non-negative terms, so nothing cancels, and the sign copied from x.
+// d/dx = tanh(x)^2.
+template <typename acc_t>
+struct TanhshrinkOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE static T poly(T z) {
+    if constexpr (std::is_same_v<acc_t, double>) {
+      T p(8.538161901212156e-09);
+      p = p * z + T(-9.364144622965759e-08);
+      p = p * z + T(5.122767150793262e-07);
+      p = p * z + T(-1.9216974143833895e-06);
+      p = p * z + T(5.777484136865915e-06);
+      p = p * z + T(-1.541627724102249e-05);
+      p = p * z + T(3.8991741215043214e-05);
+      p = p * z + T(-9.67910218266933e-05);
+      p = p * z + T(0.0002390884367049363);
+      p = p * z + T(-0.0005900175685254319);
+      p = p * z + T(0.0014558326516768139);
+      p = p * z + T(-0.003592127823422879);
+      p = p * z + T(0.008863235512566054);
+      p = p * z + T(-0.021869488535296695);
+      p = p * z + T(0.053968253968231523);
+      p = p * z + T(-0.1333333333333331);
+      return p * z + T(0.3333333333333333);
+    } else {
+      T p(-0.00014279318565968424f);
+      p = p * z + T(0.0009235008619725704f);
+      p = p * z + T(-0.0032068034633994102f);
+      p = p * z + T(0.008697847835719585f);
+      p = p * z + T(-0.021829549223184586f);
+      p = p * z + T(0.05396341532468796f);
+      p = p * z + T(-0.13333310186862946f);
+      return p * z + T(0.3333333432674408f);
+    }
+  }
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T a = Math<T>::abs(x);
+    const T z = x * x;
+    // x * (z * P): z * P stays normal where x^3 is subnormal, so the
+    // result is rounded once.
+    const T small = x * (z * poly(z));
+    const T e = Math<T>::exp_nonpos(T(0) - (a + a));
+    const T big_abs = (a - T(1)) + (e + e) / (T(1) + e);
+    const T big = Math<T>::select(x < T(0), T(0) - big_abs, big_abs);
+    return Math<T>::select(a < T(1), small, big);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T t = Math<T>::tanh(x);
+    return g * (t * t);
+  }
+};
+
+// quick_gelu(x) = x * sigmoid(1.702 x) (CLIP's and timm's QuickGELU).
+// d/dx = s + 1.702 x s (1 - s), s = sigmoid(1.702 x), both halves of the
+// logistic without cancellation.
+template <typename acc_t>
+struct QuickGeluOp {
+  static constexpr bool kSavesOutput = false;
+  static constexpr acc_t kK = acc_t(1.702);
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x * sigmoid_pair(x * T(kK)).s;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const auto p = sigmoid_pair(x * T(kK));
+    // x times the rest: k x overflows for |x| > 2e38, where s (1 - s) is 0.
+    return g * (p.s + x * (T(kK) * p.s * p.one_minus_s));
+  }
+};
+
+// relu_squared(x) = relu(x)^2 (Primer's squared ReLU). d/dx = 2 relu(x),
+// NaN passing through as torch's square(relu(x)) gives.
+template <typename acc_t>
+struct ReluSquaredOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T r = Math<T>::max0(x);
+    return r * r;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    return g * T(2) * Math<T>::max0(x);
+  }
+};
+
+// hardtanh(x) = min(max(x, min_val), max_val), NaN passing through.
+// d/dx = 0 where x <= min_val or x >= max_val (torch's hardtanh_backward);
+// the output gives the same answer, so the in-place form saves it.
+template <typename acc_t>
+struct HardtanhOp {
+  static constexpr bool kSavesOutput = false;
+  acc_t lo;
+  acc_t hi;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return Math<T>::clamp(x, T(lo), T(hi));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T s) const {
+    return Math<T>::select((s <= T(lo)) | (s >= T(hi)), T(0), g);
+  }
+};
+
+// softshrink(x) = x - lambd above lambd, x + lambd below -lambd, else
+// x * 0 (so NaN stays NaN and -0 keeps its sign, as torch's kernel).
+// d/dx = 0 on [-lambd, lambd], else 1.
+template <typename acc_t>
+struct SoftshrinkOp {
+  static constexpr bool kSavesOutput = false;
+  acc_t lambd;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T l(lambd);
+    return Math<T>::select(x > l, x - l,
+                           Math<T>::select(x < T(0) - l, x + l, x * T(0)));
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T l(lambd);
+    return Math<T>::select((x >= T(0) - l) & (x <= l), T(0), g);
+  }
+};
+
+// hardshrink(x) = 0 on [-lambd, lambd], else x (a negative lambd keeps
+// every element, as torch's). d/dx = 0 on that interval, else 1.
+template <typename acc_t>
+struct HardshrinkOp {
+  static constexpr bool kSavesOutput = false;
+  acc_t lambd;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    const T l(lambd);
+    return Math<T>::select((x >= T(0) - l) & (x <= l), T(0), x);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    const T l(lambd);
+    return Math<T>::select((x >= T(0) - l) & (x <= l), T(0), g);
+  }
+};
+
+// threshold(x) = x <= threshold ? value : x (torch's strict x > threshold
+// keeps x; NaN stays NaN). d/dx = 0 where x <= threshold, else 1: it needs
+// the input (the output cannot tell value from a kept x), so the in-place
+// form copies it.
+template <typename acc_t>
+struct ThresholdOp {
+  static constexpr bool kSavesOutput = false;
+  acc_t threshold;
+  acc_t value;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return Math<T>::select(x <= T(threshold), T(value), x);
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T g, T x) const {
+    return Math<T>::select(x <= T(threshold), T(0), g);
+  }
+};
+
 // The identity (bias_act's 'linear').
 template <typename acc_t>
 struct LinearOp {
@@ -584,6 +798,12 @@ inline void with_forward_op(const ActParams& p, F&& f) {
     break;
     ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_CASE)
 #undef ACTEXT_SIMPLE_CASE
+#define ACTEXT_PARAM_CASE(name, act, functor, saves, inplace, params) \
+  case Act::act:                                                      \
+    f(functor<acc_t>{ACTEXT_P_CAST_##params});                        \
+    break;
+    ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_CASE)
+#undef ACTEXT_PARAM_CASE
     case Act::LeakyReLU:
       f(LeakyReluOp<acc_t>{static_cast<acc_t>(p.alpha)});
       break;

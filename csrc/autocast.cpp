@@ -9,6 +9,8 @@
 //   prelu      lower precision        lower precision
 //   softplus   runs in its input's    float32
 //              dtype
+//   relu_squared  (torch.square(torch.relu(x)) in models: square is pow)
+//              its input's dtype      float32
 //   others     run in their input's dtype (no autocast kernel: relu,
 //              sigmoid, leaky_relu, elu, gelu, silu, tanh, mish, selu,
 //              hardswish, every in-place and every backward operator)
@@ -58,6 +60,9 @@ constexpr AutocastRule kRules[] = {
     {"prelu", c10::DeviceType::CPU, Cast::kLowerPrecision},
     {"prelu", c10::DeviceType::CUDA, Cast::kLowerPrecision},
     {"softplus", c10::DeviceType::CUDA, Cast::kFloat32},
+    // Squared ReLU has no torch operator: models write it as
+    // square(relu(x)), and CUDA autocast runs square (pow) in float32.
+    {"relu_squared", c10::DeviceType::CUDA, Cast::kFloat32},
     {"bias_act", c10::DeviceType::CPU, Cast::kLowerPrecision},
     {"bias_act", c10::DeviceType::CUDA, Cast::kLowerPrecision},
     {"prelu_count", c10::DeviceType::CPU, Cast::kLowerPrecision},

@@ -69,6 +69,15 @@ using UnaryBackward = Tensor(const Tensor&, const Tensor&);
   ACTEXT_OP(name##_bwd_op, #name "_backward", UnaryBackward)
 ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_HANDLES)
 #undef ACTEXT_SIMPLE_HANDLES
+#define ACTEXT_PARAM_HANDLES(name, act, functor, saves, inplace, params)     \
+  ACTEXT_OP(name##_op, #name, Tensor(const Tensor& ACTEXT_P_TYPES_##params)) \
+  ACTEXT_IF_INPLACE(inplace,                                                 \
+                    ACTEXT_OP(name##_inplace_op, #name "_",                  \
+                              void(const Tensor& ACTEXT_P_TYPES_##params)))  \
+  ACTEXT_OP(name##_bwd_op, #name "_backward",                                \
+            Tensor(const Tensor&, const Tensor& ACTEXT_P_TYPES_##params))
+ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_HANDLES)
+#undef ACTEXT_PARAM_HANDLES
 ACTEXT_OP(leaky_op, "leaky_relu", Tensor(const Tensor&, double, bool))
 ACTEXT_OP(leaky_inplace_op, "leaky_relu_", void(const Tensor&, double))
 ACTEXT_OP(leaky_bwd_op, "leaky_relu_backward",
@@ -415,6 +424,37 @@ Tensor second_of<Act::Softsign>(const Tensor& h, const Tensor& x) {
   return h * (-2 * x.sign()) / (d * d * d);
 }
 
+// relu6'' = 0 (piecewise linear), attached to the graph.
+template <>
+Tensor second_of<Act::ReLU6>(const Tensor& h, const Tensor&) {
+  return h * 0.0;
+}
+// logsigmoid' = sigmoid(-x), so logsigmoid'' = -s (1 - s), s = sigmoid(x).
+template <>
+Tensor second_of<Act::LogSigmoid>(const Tensor& h, const Tensor& x) {
+  const Tensor s = sigmoid_op(x);
+  return h * (-(s * (1 - s)));
+}
+// tanhshrink' = tanh^2, so tanhshrink'' = 2 t (1 - t^2), t = tanh(x).
+template <>
+Tensor second_of<Act::Tanhshrink>(const Tensor& h, const Tensor& x) {
+  const Tensor t = tanh_op(x);
+  return h * (2 * t * (1 - t * t));
+}
+// quick_gelu' = s + k x s (1 - s) with s = sigmoid(k x), k = 1.702:
+// quick_gelu'' = k s (1 - s) (2 + k x (1 - 2 s)).
+template <>
+Tensor second_of<Act::QuickGELU>(const Tensor& h, const Tensor& x) {
+  constexpr double k = 1.702;
+  const Tensor s = sigmoid_op(x * k);
+  return h * (k * s * (1 - s) * (2 + k * x * (1 - 2 * s)));
+}
+// relu_squared' = 2 relu(x), so relu_squared'' = 2 where x > 0, else 0.
+template <>
+Tensor second_of<Act::ReLUSquared>(const Tensor& h, const Tensor& x) {
+  return (2 * h).masked_fill(x <= 0, 0);
+}
+
 // The family of each table row.
 #define ACTEXT_SIMPLE_FAMILY(name, act, functor, saves, kind)                  \
   struct name##_family {                                                       \
@@ -439,6 +479,39 @@ Tensor second_of<Act::Softsign>(const Tensor& h, const Tensor& x) {
   };
 ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_FAMILY)
 #undef ACTEXT_SIMPLE_FAMILY
+
+// The family of each row of the parameter table: its (one or two) float
+// parameters, in schema order. Every row is piecewise linear: the second
+// derivative is zero, kept attached to the graph as torch's is.
+struct TwoParams {
+  double a = 0.0;
+  double b = 0.0;
+};
+#define ACTEXT_PARAM_FAMILY(name, act, functor, saves, kind, params)          \
+  struct name##_family {                                                      \
+    using P = TwoParams;                                                      \
+    static constexpr const char* kName = #name "_backward";                   \
+    static constexpr bool kInplace = ACTEXT_HAS_INPLACE_##kind;               \
+    static constexpr bool kInplaceCopiesInput = ACTEXT_INPLACE_COPIES_##kind; \
+    static Tensor forward(const Tensor& x, const P& p) {                      \
+      return name##_op(x ACTEXT_P_FIELDS_##params);                           \
+    }                                                                         \
+    static void inplace(const Tensor& x, const P& p) {                        \
+      ACTEXT_IF_INPLACE(kind, name##_inplace_op(x ACTEXT_P_FIELDS_##params);) \
+      (void)x;                                                                \
+      (void)p;                                                                \
+    }                                                                         \
+    static Tensor backward(const Tensor& g, const Tensor& s, const P& p,      \
+                           bool) {                                            \
+      return name##_bwd_op(g, s ACTEXT_P_FIELDS_##params);                    \
+    }                                                                         \
+    static Tensor second(const Tensor& h, const Tensor&, const P&, bool) {    \
+      return h * 0.0;                                                         \
+    }                                                                         \
+    static bool from_output(const Tensor&, const P&) { return false; }        \
+  };
+ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_FAMILY)
+#undef ACTEXT_PARAM_FAMILY
 
 // ------------------------------------------------- the generic mechanism
 
@@ -620,6 +693,23 @@ Tensor backward_autograd(const Tensor& g, const Tensor& s,
   }
 ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_AUTOGRAD)
 #undef ACTEXT_SIMPLE_AUTOGRAD
+
+#define ACTEXT_PARAM_AUTOGRAD(name, act, functor, saves, inplace, params)    \
+  Tensor name##_autograd(const Tensor& x ACTEXT_P_DECL_##params) {           \
+    return forward_autograd<name##_family>(x, {ACTEXT_P_INIT_##params});     \
+  }                                                                          \
+  ACTEXT_IF_INPLACE(                                                         \
+      inplace,                                                               \
+      void name##_inplace_autograd(const Tensor& x ACTEXT_P_DECL_##params) { \
+        inplace_autograd<name##_family>(x, {ACTEXT_P_INIT_##params});        \
+      })                                                                     \
+  Tensor name##_backward_autograd(const Tensor& g,                           \
+                                  const Tensor& s ACTEXT_P_DECL_##params) {  \
+    return backward_autograd<name##_family>(g, s, {ACTEXT_P_INIT_##params},  \
+                                            false);                          \
+  }
+ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_AUTOGRAD)
+#undef ACTEXT_PARAM_AUTOGRAD
 
 Tensor leaky_autograd(const Tensor& x, double slope, bool save_output) {
   return forward_autograd<LeakyReluFamily>(x, {slope, save_output});
@@ -843,9 +933,11 @@ Tensor act_second(const Tensor& z, const std::string& act, double alpha) {
     const Tensor t = tanh_op(z);
     return -2 * t * (1 - t * t);
   }
-  if (act == "elu" || act == "selu") {
-    const EluParams p =
-        act == "elu" ? EluParams{alpha, 1.0, 1.0, false} : selu_params();
+  if (act == "elu" || act == "selu" || act == "celu") {
+    const EluParams p = act == "elu" ? EluParams{alpha, 1.0, 1.0, false}
+                        : act == "celu"
+                            ? EluParams{alpha, 1.0, 1.0 / alpha, false}
+                            : selu_params();
     return EluFamily::second(at::ones_like(z), z, p, false);
   }
   if (act == "gelu" || act == "gelu_tanh") {
@@ -862,6 +954,13 @@ Tensor act_second(const Tensor& z, const std::string& act, double alpha) {
   }
   ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_INPUT_SECOND)
 #undef ACTEXT_SIMPLE_INPUT_SECOND
+  // The parameter table's rows are piecewise linear.
+#define ACTEXT_PARAM_SECOND(name, enumerator, functor, saves, inplace, params) \
+  if (act == #name) {                                                          \
+    return Tensor();                                                           \
+  }
+  ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_SECOND)
+#undef ACTEXT_PARAM_SECOND
   TORCH_CHECK_VALUE(false, "activations_ext.bias_act: unknown act '", act, "'");
 }
 
@@ -1183,6 +1282,10 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   ACTEXT_IF_INPLACE(inplace, m.impl(#name "_", &name##_inplace_autograd);) \
   m.impl(#name "_backward", &name##_backward_autograd);
   ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_REGISTER)
+#define ACTEXT_PARAM_REGISTER(name, act, functor, saves, inplace, params) \
+  ACTEXT_SIMPLE_REGISTER(name, act, functor, saves, inplace)
+  ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_REGISTER)
+#undef ACTEXT_PARAM_REGISTER
 #undef ACTEXT_SIMPLE_REGISTER
   m.impl("leaky_relu", &leaky_autograd);
   m.impl("leaky_relu_", &leaky_inplace_autograd);

@@ -7,6 +7,7 @@
 #include <c10/core/WrapDimMinimal.h>
 #include <c10/util/Exception.h>
 
+#include <limits>
 #include <string>
 
 namespace activations_ext {
@@ -127,6 +128,28 @@ void check_prelu_count_dim(const at::Tensor& x, const at::Tensor& w,
   }
 }
 
+void check_act_params(Act act, double p0, double p1, at::ScalarType dtype,
+                      const char* op) {
+  if (act == Act::Hardtanh) {
+    TORCH_CHECK_VALUE(!(p0 > p1), "activations_ext.", op,
+                      ": min_val cannot be greater than max_val, but got "
+                      "min_val=",
+                      p0, " and max_val=", p1);
+  } else if (act == Act::Softshrink) {
+    double largest = std::numeric_limits<float>::max();
+    if (dtype == at::kDouble) {
+      largest = std::numeric_limits<double>::max();
+    } else if (dtype == at::kHalf) {
+      largest = 65504.0;
+    } else if (dtype == at::kBFloat16) {
+      largest = 3.3895313892515355e38;
+    }
+    TORCH_CHECK(p0 >= 0 && p0 <= largest, "activations_ext.", op,
+                ": lambd must be in [0, ", largest, "] for input dtype ", dtype,
+                ", but got lambd=", p0);
+  }
+}
+
 ActParams bias_act_params(c10::string_view act, double alpha, const char* op) {
   constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
   constexpr double kSeluScale = 1.0507009873554804934193349852946;
@@ -139,12 +162,36 @@ ActParams bias_act_params(c10::string_view act, double alpha, const char* op) {
   }
   ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_NAME)
 #undef ACTEXT_SIMPLE_NAME
+#define ACTEXT_PARAM_NAME(name, enumerator, functor, saves, inplace, params) \
+  if (a == #name) {                                                          \
+    const struct {                                                           \
+      bool offered;                                                          \
+      double p0, p1;                                                         \
+    } v{ACTEXT_P_BIAS_ACT_##params};                                         \
+    TORCH_CHECK_VALUE(v.offered, "activations_ext.", op, ": act '", a,       \
+                      "' takes two parameters without defaults, and "        \
+                      "bias_act's alpha carries one");                       \
+    check_act_params(Act::enumerator, v.p0, v.p1, at::kFloat, op);           \
+    p.act = Act::enumerator;                                                 \
+    p.alpha = v.p0;                                                          \
+    p.scale = v.p1;                                                          \
+    return p;                                                                \
+  }
+  ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_NAME)
+#undef ACTEXT_PARAM_NAME
   if (a == "leaky_relu") {
     p.act = Act::LeakyReLU;
     p.alpha = alpha;
   } else if (a == "elu") {
     p.act = Act::ELU;
     p.alpha = alpha;
+  } else if (a == "celu") {
+    // celu(x, alpha) = elu(x, alpha, 1, 1 / alpha), as torch computes it.
+    TORCH_CHECK(alpha != 0, "activations_ext.", op,
+                ": alpha cannot be 0 for CELU (it divides by alpha)");
+    p.act = Act::ELU;
+    p.alpha = alpha;
+    p.input_scale = 1.0 / alpha;
   } else if (a == "selu") {
     p.act = Act::ELU;
     p.alpha = kSeluAlpha;
@@ -162,11 +209,15 @@ ActParams bias_act_params(c10::string_view act, double alpha, const char* op) {
     p.act = Act::Linear;
   } else {
 #define ACTEXT_SIMPLE_LIST(name, act, functor, saves, inplace) #name ", "
+#define ACTEXT_PARAM_LIST(name, act, functor, saves, inplace, params) \
+  ACTEXT_IF_BIAS_ACT_##params(#name ", ")
     TORCH_CHECK_VALUE(false, "activations_ext.", op, ": unknown act '", a,
                       "'; expected one of ",
                       ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_LIST)
-                      "leaky_relu, elu, selu, gelu, gelu_tanh, softplus, "
-                      "linear");
+                          ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_LIST)
+                      "leaky_relu, elu, celu, selu, gelu, gelu_tanh, "
+                      "softplus, linear");
+#undef ACTEXT_PARAM_LIST
 #undef ACTEXT_SIMPLE_LIST
   }
   return p;

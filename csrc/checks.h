@@ -42,6 +42,14 @@ Act check_gelu_approximate(c10::string_view approximate, const char* op);
 // softplus's beta: non-zero.
 void check_softplus_beta(double beta, const char* op);
 
+// The parameters of a row of table.h's parameter table (p1 unused by
+// one-parameter rows), for an input of dtype `dtype`: hardtanh's
+// min_val <= max_val (ValueError, as torch's F.hardtanh), softshrink's
+// lambd in [0, the dtype's largest value] (RuntimeError, as torch's).
+// torch checks nothing else (hardshrink takes a negative lambd).
+void check_act_params(Act act, double p0, double p1, at::ScalarType dtype,
+                      const char* op);
+
 // save_output=True needs a parameter (slope, alpha) >= 0.
 void check_save_output(double param, const char* op, const char* name);
 

@@ -86,10 +86,13 @@ void run_forward(const ActParams& p, const Tensor& out, const Tensor& x) {
 
 }  // namespace
 
-Tensor unary_forward(const Tensor& x, const ActParams& p) {
+Tensor unary_forward(const Tensor& x, const ActParams& p,
+                     bool contiguous_on_cpu) {
   // Dense inputs keep their strides (channels_last stays channels_last);
   // others get the memory format torch would suggest.
-  Tensor out = at::empty_like(x);
+  Tensor out = (contiguous_on_cpu && x.is_cpu())
+                   ? at::empty_like(x, at::MemoryFormat::Contiguous)
+                   : at::empty_like(x);
   run_forward(p, out, x);
   return out;
 }

@@ -15,8 +15,10 @@
 
 namespace activations_ext {
 
-// y = act(x), allocated like x.
-at::Tensor unary_forward(const at::Tensor& x, const ActParams& p);
+// y = act(x), allocated like x (contiguous instead for CPU tensors when
+// `contiguous_on_cpu`, where torch's CPU kernel allocates so).
+at::Tensor unary_forward(const at::Tensor& x, const ActParams& p,
+                         bool contiguous_on_cpu = false);
 // x = act(x).
 void unary_forward_(const at::Tensor& x, const ActParams& p);
 // grad_input = g * act'(saved), allocated like saved.

@@ -208,6 +208,46 @@ ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_ENTRIES)
 ACTEXT_UNARY_ENTRY(selu, "selu")
 ACTEXT_UNARY_INPLACE_ENTRY(selu_, "selu_")
 
+// The parameter table's rows: (x, p0[, p1]). Fills p0 and p1 from the
+// arguments after the tensor; false where one is not a number.
+bool param_args(PyObject* const* args, int count, double& p0, double& p1) {
+  return double_arg(args[1], p0) && (count < 2 || double_arg(args[2], p1));
+}
+
+#define ACTEXT_PARAM_ENTRY(fn, name, params, inplace)                      \
+  PyObject* fn(PyObject*, PyObject* const* args, Py_ssize_t nargs) {       \
+    HANDLE_TH_ERRORS                                                       \
+    constexpr int count = ACTEXT_P_COUNT_##params;                         \
+    ACTEXT_CHECK_NARGS(1 + count)                                          \
+    Tensor x;                                                              \
+    double p0 = 0, p1 = 0;                                                 \
+    if (!tensor_arg(args[0], x) || !param_args(args, count, p0, p1)) {     \
+      return declined();                                                   \
+    }                                                                      \
+    (void)p1;                                                              \
+    if constexpr (inplace) {                                               \
+      static const auto op =                                               \
+          op_handle<void(const Tensor& ACTEXT_P_TYPES_##params)>(          \
+              "activations_ext::" name);                                   \
+      without_gil([&] { op.call(x ACTEXT_P_ARGS_##params); });             \
+      return same(args[0]);                                                \
+    } else {                                                               \
+      static const auto op =                                               \
+          op_handle<Tensor(const Tensor& ACTEXT_P_TYPES_##params)>(        \
+              "activations_ext::" name);                                   \
+      return wrap(                                                         \
+          without_gil([&] { return op.call(x ACTEXT_P_ARGS_##params); })); \
+    }                                                                      \
+    END_HANDLE_TH_ERRORS                                                   \
+  }
+#define ACTEXT_PARAM_ENTRIES(name, act, functor, saves, inplace, params) \
+  ACTEXT_PARAM_ENTRY(name, #name, params, false)                         \
+  ACTEXT_IF_INPLACE(inplace,                                             \
+                    ACTEXT_PARAM_ENTRY(name##_, #name "_", params, true))
+ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_ENTRIES)
+#undef ACTEXT_PARAM_ENTRIES
+#undef ACTEXT_PARAM_ENTRY
+
 PyObject* leaky_relu(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   HANDLE_TH_ERRORS
   ACTEXT_CHECK_NARGS(3)
@@ -449,6 +489,27 @@ PyObject* check_gelu_approximate_py(PyObject*, PyObject* const* args,
   END_HANDLE_TH_ERRORS
 }
 
+// (name, p0, p1, tensor, op): the parameters of the parameter-table row
+// `name`, for an input of the tensor's dtype.
+PyObject* check_act_params_py(PyObject*, PyObject* const* args,
+                              Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(5);
+  const std::string name = any_str(args[0]);
+  const Tensor t = any_tensor(args[3], "the tensor");
+#define ACTEXT_PARAM_CHECK(row, act, functor, saves, inplace, params)        \
+  if (name == #row) {                                                        \
+    activations_ext::check_act_params(                                       \
+        activations_ext::Act::act, any_double(args[1]), any_double(args[2]), \
+        t.scalar_type(), any_str(args[4]).c_str());                          \
+    Py_RETURN_NONE;                                                          \
+  }
+  ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_CHECK)
+#undef ACTEXT_PARAM_CHECK
+  TORCH_CHECK_VALUE(false, "activations_ext: no parameter-table row ", name);
+  END_HANDLE_TH_ERRORS
+}
+
 PyObject* check_softplus_beta_py(PyObject*, PyObject* const* args,
                                  Py_ssize_t nargs) {
   HANDLE_TH_ERRORS
@@ -508,8 +569,12 @@ PyMethodDef methods[] = {
 #define ACTEXT_SIMPLE_METHODS(name, act, functor, saves, inplace) \
   ACTEXT_FAST(name), ACTEXT_IF_INPLACE(inplace, ACTEXT_FAST(name##_), )
     ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_METHODS)
+#define ACTEXT_PARAM_METHODS(name, act, functor, saves, inplace, params) \
+  ACTEXT_SIMPLE_METHODS(name, act, functor, saves, inplace)
+        ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_METHODS)
+#undef ACTEXT_PARAM_METHODS
 #undef ACTEXT_SIMPLE_METHODS
-        ACTEXT_FAST(selu),
+            ACTEXT_FAST(selu),
     ACTEXT_FAST(selu_),
     ACTEXT_FAST(leaky_relu),
     ACTEXT_FAST(leaky_relu_),
@@ -529,6 +594,7 @@ PyMethodDef methods[] = {
     ACTEXT_CHECK_METHOD(check_bias_act),
     ACTEXT_CHECK_METHOD(check_gelu_approximate),
     ACTEXT_CHECK_METHOD(check_softplus_beta),
+    ACTEXT_CHECK_METHOD(check_act_params),
     ACTEXT_CHECK_METHOD(check_save_output),
     ACTEXT_CHECK_METHOD(check_unit_dim),
     ACTEXT_CHECK_METHOD(check_prelu_count_dim),

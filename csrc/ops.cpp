@@ -10,6 +10,8 @@
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/WrapDimMinimal.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
 #include <torch/library.h>
 
 #include <optional>
@@ -35,7 +37,9 @@ constexpr double kSeluScale = 1.0507009873554804934193349852946;
 template <Act A>
 Tensor simple_forward(const Tensor& x, const char* op) {
   check_float(x, op, "input");
-  return unary_forward(x, ActParams{A});
+  // torch's CPU log_sigmoid returns a contiguous tensor whatever the
+  // input's layout (its CUDA kernel keeps the layout); so does ours.
+  return unary_forward(x, ActParams{A}, A == Act::LogSigmoid);
 }
 
 template <Act A>
@@ -62,6 +66,51 @@ Tensor simple_backward(const Tensor& g, const Tensor& saved, const char* op) {
   }
 ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_IMPL)
 #undef ACTEXT_SIMPLE_IMPL
+
+// ------------------------------------- activations of the parameter table
+
+// torch's CPU kernels compare some inputs with the parameter rounded to a
+// float16/bfloat16 input's dtype (hardshrink's lambd, forward and
+// backward; softshrink's in backward only, its forward compares in float),
+// and others in float. Ours round where torch's do, so that the elements
+// next to +-lambd land on torch's side.
+ActParams rounded_as_torch(ActParams p, at::ScalarType dtype, bool backward) {
+  const bool rounds =
+      p.act == Act::Hardshrink || (p.act == Act::Softshrink && backward);
+  if (rounds && dtype == at::kHalf) {
+    p.alpha = static_cast<float>(c10::Half(static_cast<float>(p.alpha)));
+  } else if (rounds && dtype == at::kBFloat16) {
+    p.alpha = static_cast<float>(c10::BFloat16(static_cast<float>(p.alpha)));
+  }
+  return p;
+}
+
+#define ACTEXT_PARAM_IMPL(name, act, functor, saves, inplace, params)       \
+  Tensor name(const Tensor& x ACTEXT_P_DECL_##params) {                     \
+    check_float(x, #name, "input");                                         \
+    const ActParams p{Act::act, ACTEXT_P_INIT_##params};                    \
+    check_act_params(Act::act, p.alpha, p.scale, x.scalar_type(), #name);   \
+    return unary_forward(x, rounded_as_torch(p, x.scalar_type(), false));   \
+  }                                                                         \
+  ACTEXT_IF_INPLACE(                                                        \
+      inplace, void name##_(const Tensor& x ACTEXT_P_DECL_##params) {       \
+        check_float(x, #name "_", "input");                                 \
+        const ActParams p{Act::act, ACTEXT_P_INIT_##params};                \
+        check_act_params(Act::act, p.alpha, p.scale, x.scalar_type(),       \
+                         #name "_");                                        \
+        unary_forward_(x, rounded_as_torch(p, x.scalar_type(), false));     \
+      })                                                                    \
+  Tensor name##_backward(const Tensor& g,                                   \
+                         const Tensor& s ACTEXT_P_DECL_##params) {          \
+    check_pair(g, s, #name "_backward", "grad_output", "saved tensor");     \
+    const ActParams p{Act::act, ACTEXT_P_INIT_##params};                    \
+    check_act_params(Act::act, p.alpha, p.scale, s.scalar_type(),           \
+                     #name "_backward");                                    \
+    return unary_backward(g, s, rounded_as_torch(p, s.scalar_type(), true), \
+                          false);                                           \
+  }
+ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_IMPL)
+#undef ACTEXT_PARAM_IMPL
 
 // ------------------------------------------------------------- LeakyReLU
 
@@ -285,6 +334,17 @@ TORCH_LIBRARY(activations_ext, m) {
         ") -> Tensor");
   ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_DEF)
 #undef ACTEXT_SIMPLE_DEF
+#define ACTEXT_PARAM_DEF(name, act, functor, saves, inplace, params)           \
+  m.def(#name "(Tensor self" ACTEXT_P_SCHEMA_##params ") -> Tensor");          \
+  ACTEXT_IF_INPLACE(                                                           \
+      inplace,                                                                 \
+      m.def(#name "_(Tensor(a!) self" ACTEXT_P_SCHEMA_##params ") -> ()");)    \
+  m.def(                                                                       \
+      #name                                                                    \
+      "_backward(Tensor grad_output, Tensor self" ACTEXT_P_SCHEMA_BWD_##params \
+      ") -> Tensor");
+  ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_DEF)
+#undef ACTEXT_PARAM_DEF
   m.def(
       "leaky_relu(Tensor self, float negative_slope=0.01, "
       "bool save_output=False) -> Tensor");
@@ -334,6 +394,7 @@ TORCH_LIBRARY(activations_ext, m) {
 // device only to call the CPU schedule or the CUDA launchers (launch.cpp).
 #define ACTEXT_IMPL_ALL(m)                                              \
   ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_REGISTER)                     \
+  ACTEXT_PARAM_ACTIVATIONS(ACTEXT_PARAM_REGISTER)                       \
   m.impl("leaky_relu", &activations_ext::leaky_relu);                   \
   m.impl("leaky_relu_", &activations_ext::leaky_relu_);                 \
   m.impl("leaky_relu_backward", &activations_ext::leaky_relu_backward); \
@@ -356,6 +417,8 @@ TORCH_LIBRARY(activations_ext, m) {
   m.impl(#name, &activations_ext::name);                                    \
   ACTEXT_IF_INPLACE(inplace, m.impl(#name "_", &activations_ext::name##_);) \
   m.impl(#name "_backward", &activations_ext::name##_backward);
+#define ACTEXT_PARAM_REGISTER(name, act, functor, saves, inplace, params) \
+  ACTEXT_SIMPLE_REGISTER(name, act, functor, saves, inplace)
 
 TORCH_LIBRARY_IMPL(activations_ext, CPU, m) { ACTEXT_IMPL_ALL(m); }
 
@@ -366,5 +429,6 @@ TORCH_LIBRARY_IMPL(activations_ext, CUDA, m) {
     ACTEXT_IMPL_ALL(m);
   }
 }
+#undef ACTEXT_PARAM_REGISTER
 #undef ACTEXT_SIMPLE_REGISTER
 #undef ACTEXT_IMPL_ALL

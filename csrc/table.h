@@ -16,9 +16,12 @@
 //              InplaceSavesOutput (its derivative needs only the output) or
 //              InplaceCopiesInput (autograd keeps a copy of the input)
 //
-// Activations with scalar parameters (leaky_relu, elu, selu, gelu,
-// softplus) and per-channel ones (prelu, bias_act) are written out in
-// ops.cpp and autograd.cpp: their parameter handling is their own.
+// A second table, ACTEXT_PARAM_ACTIVATIONS below, holds the activations
+// with one or two float parameters that need no handling beyond a check.
+// The older parametric ones (leaky_relu, elu, selu, gelu, softplus: saved
+// output modes, string parameters, torch's special in-place errors) and
+// the per-channel ones (prelu, bias_act) are written out in ops.cpp and
+// autograd.cpp.
 //
 // This header is included by activations.h (for the functor dispatch), so
 // it holds macros only.
@@ -32,7 +35,84 @@
   X(mish, Mish, MishOp, Input, InplaceCopiesInput)                      \
   X(hardswish, Hardswish, HardswishOp, Input, InplaceCopiesInput)       \
   X(hardsigmoid, Hardsigmoid, HardsigmoidOp, Input, InplaceCopiesInput) \
-  X(softsign, Softsign, SoftsignOp, Input, NoInplace)
+  X(softsign, Softsign, SoftsignOp, Input, NoInplace)                   \
+  X(relu6, ReLU6, Relu6Op, Input, InplaceSavesOutput)                   \
+  X(logsigmoid, LogSigmoid, LogsigmoidOp, Input, NoInplace)             \
+  X(tanhshrink, Tanhshrink, TanhshrinkOp, Input, NoInplace)             \
+  X(quick_gelu, QuickGELU, QuickGeluOp, Input, NoInplace)               \
+  X(relu_squared, ReLUSquared, ReluSquaredOp, Input, NoInplace)
+
+// The activations with float parameters:
+//
+//   X(name, Act, Functor, saves, inplace, params)
+//     params   PARAM1(a, default_a), PARAM2(a, default_a, b, default_b) or
+//              PARAM2_REQUIRED(a, b): the schema's float arguments, as torch
+//              names them, with torch's defaults. They travel in ActParams'
+//              alpha and scale, and initialize the functor in that order.
+//   The forward is name(Tensor self, float a[, float b]) -> Tensor, the
+//   backward name_backward(Tensor grad_output, Tensor self, float a[,
+//   float b]) -> Tensor. Each row's parameter checks are
+//   check_act_params() in checks.cpp; being piecewise linear, every row's
+//   second derivative is zero.
+#define ACTEXT_PARAM_ACTIVATIONS(X)                               \
+  X(hardtanh, Hardtanh, HardtanhOp, Input, InplaceSavesOutput,    \
+    PARAM2(min_val, -1.0, max_val, 1.0))                          \
+  X(softshrink, Softshrink, SoftshrinkOp, Input, NoInplace,       \
+    PARAM1(lambd, 0.5))                                           \
+  X(hardshrink, Hardshrink, HardshrinkOp, Input, NoInplace,       \
+    PARAM1(lambd, 0.5))                                           \
+  X(threshold, Threshold, ThresholdOp, Input, InplaceCopiesInput, \
+    PARAM2_REQUIRED(threshold, value))
+
+// What a row's params expand to, by use (ACTEXT_P_<use>_##params):
+//   SCHEMA, SCHEMA_BWD  the schema's arguments, with and without defaults
+//   DECL, ARGS          C++ parameters (p0, p1) and the call's arguments
+//   TYPES               their types, for an operator handle's signature
+//   FIELDS              the same arguments read from a TwoParams `p`
+//   INIT                ActParams' alpha (and scale) from p0 (and p1)
+//   CAST                the functor's fields from an ActParams `p`
+//   COUNT               how many there are
+#define ACTEXT_P_SCHEMA_PARAM1(a, da) ", float " #a "=" #da
+#define ACTEXT_P_SCHEMA_PARAM2(a, da, b, db) \
+  ", float " #a "=" #da ", float " #b "=" #db
+#define ACTEXT_P_SCHEMA_PARAM2_REQUIRED(a, b) ", float " #a ", float " #b
+#define ACTEXT_P_SCHEMA_BWD_PARAM1(a, da) ", float " #a
+#define ACTEXT_P_SCHEMA_BWD_PARAM2(a, da, b, db) ", float " #a ", float " #b
+#define ACTEXT_P_SCHEMA_BWD_PARAM2_REQUIRED(a, b) ", float " #a ", float " #b
+#define ACTEXT_P_DECL_PARAM1(...) , double p0
+#define ACTEXT_P_DECL_PARAM2(...) , double p0, double p1
+#define ACTEXT_P_DECL_PARAM2_REQUIRED(...) , double p0, double p1
+#define ACTEXT_P_ARGS_PARAM1(...) , p0
+#define ACTEXT_P_ARGS_PARAM2(...) , p0, p1
+#define ACTEXT_P_ARGS_PARAM2_REQUIRED(...) , p0, p1
+#define ACTEXT_P_TYPES_PARAM1(...) , double
+#define ACTEXT_P_TYPES_PARAM2(...) , double, double
+#define ACTEXT_P_TYPES_PARAM2_REQUIRED(...) , double, double
+#define ACTEXT_P_FIELDS_PARAM1(...) , p.a
+#define ACTEXT_P_FIELDS_PARAM2(...) , p.a, p.b
+#define ACTEXT_P_FIELDS_PARAM2_REQUIRED(...) , p.a, p.b
+#define ACTEXT_P_INIT_PARAM1(...) p0, 0.0
+#define ACTEXT_P_INIT_PARAM2(...) p0, p1
+#define ACTEXT_P_INIT_PARAM2_REQUIRED(...) p0, p1
+#define ACTEXT_P_CAST_PARAM1(...) static_cast<acc_t>(p.alpha)
+#define ACTEXT_P_CAST_PARAM2(...) \
+  static_cast<acc_t>(p.alpha), static_cast<acc_t>(p.scale)
+#define ACTEXT_P_CAST_PARAM2_REQUIRED(...) \
+  static_cast<acc_t>(p.alpha), static_cast<acc_t>(p.scale)
+#define ACTEXT_P_COUNT_PARAM1(...) 1
+#define ACTEXT_P_COUNT_PARAM2(...) 2
+#define ACTEXT_P_COUNT_PARAM2_REQUIRED(...) 2
+// bias_act's parameters for a row: PARAM1 takes bias_act's alpha, PARAM2
+// keeps torch's defaults (alpha unused), PARAM2_REQUIRED has no defaults and
+// is not offered (its `values` are left unset; checks.cpp refuses it).
+#define ACTEXT_P_BIAS_ACT_PARAM1(a, da) true, alpha, 0.0
+#define ACTEXT_P_BIAS_ACT_PARAM2(a, da, b, db) true, da, db
+#define ACTEXT_P_BIAS_ACT_PARAM2_REQUIRED(a, b) false, 0.0, 0.0
+#define ACTEXT_IF_BIAS_ACT_PARAM1(a, da) ACTEXT_KEEP
+#define ACTEXT_IF_BIAS_ACT_PARAM2(a, da, b, db) ACTEXT_KEEP
+#define ACTEXT_IF_BIAS_ACT_PARAM2_REQUIRED(a, b) ACTEXT_DROP
+#define ACTEXT_KEEP(...) __VA_ARGS__
+#define ACTEXT_DROP(...)
 
 // Expands its arguments only for rows with an in-place form.
 #define ACTEXT_IF_INPLACE_NoInplace(...)

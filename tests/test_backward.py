@@ -98,7 +98,13 @@ def test_gradient_at_zero_follows_torch(device):
             _, ours = _grads(spec, spec.ours, x, params, w, torch.ones_like(x))
             _, theirs = _grads(spec, spec.reference, x, params, w, torch.ones_like(x))
             for o, t in zip(ours, theirs):
-                assert torch.equal(o, t), (spec.name, params)
+                if spec.precise is not None:
+                    # Where torch's float64 formula is off (CELU's backward
+                    # rounds 1 / alpha to float), the branch taken is what
+                    # must agree.
+                    torch.testing.assert_close(o, t, rtol=1e-7, atol=0, msg=str((spec.name, params)))
+                else:
+                    assert torch.equal(o, t), (spec.name, params)
 
 
 @pytest.mark.parametrize("spec,params", ALL_CASES)

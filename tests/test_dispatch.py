@@ -65,7 +65,7 @@ def test_inplace_runs_only_our_inplace_operator(spec, device):
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_modules_call_our_operators(spec, device):
-    m = spec.module(6) if spec.weight else spec.module()
+    m = spec.module(6) if spec.weight else spec.module(**spec.required_kwargs)
     m = m.to(device)
     x = torch.randn(2, 6, 3, device=device)
     with Recorder() as rec:

@@ -39,8 +39,7 @@ def test_backward_operator_checks_its_operands(spec, device):
         "elu_backward": (1.0, 1.0, 1.0, False),
         "prelu_backward": (torch.ones(1, device=device),),
         "gelu_backward": ("none",),
-        "softplus_backward": (1.0, 20.0),
-    }.get(spec.backward_op, ())
+    }.get(spec.backward_op, tuple(spec.params.values()))
     with pytest.raises(ValueError, match="shape"):
         op(g, torch.randn(4, 2, device=device), *extra)
     with pytest.raises(TypeError, match="dtype"):

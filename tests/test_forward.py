@@ -74,7 +74,10 @@ def test_layouts(spec, dtype, layout, device):
 def test_channels_last_3d(spec, device):
     x = make_input((2, 3, 4, 5, 6), torch.float32, device).contiguous(memory_format=torch.channels_last_3d)
     ours, theirs = _check(spec, dict(spec.params), x)
-    assert ours.is_contiguous(memory_format=torch.channels_last_3d)
+    if spec.cpu_output_contiguous and x.device.type == "cpu":
+        assert ours.is_contiguous() and ours.stride() == theirs.stride()
+    else:
+        assert ours.is_contiguous(memory_format=torch.channels_last_3d)
 
 
 def test_sigmoid_half_keeps_subnormals(device):

@@ -15,13 +15,14 @@ from activations_ext import nn as ann
 def _module_args(spec):
     if spec.name == "prelu":
         return [{}, {"num_parameters": 6, "init": 0.1}]
+    base = spec.required_kwargs
     if spec.has_inplace:
         return (
-            [{}, {**{k: v for k, v in spec.param_cases[1].items()}, "inplace": True}]
+            [base, {**base, **{k: v for k, v in spec.param_cases[1].items()}, "inplace": True}]
             if len(spec.param_cases) > 1
-            else [{}, {"inplace": True}]
+            else [base, {**base, "inplace": True}]
         )
-    return [{}]
+    return [base]
 
 
 MODULE_CASES = [pytest.param(s, a, id=f"{s.name}-{a}") for s in SPECS for a in _module_args(s)]
@@ -40,7 +41,7 @@ def test_module_matches_torch_module(spec, kwargs):
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_state_dict_round_trips_both_ways(spec):
-    kwargs = {"num_parameters": 6} if spec.weight else {}
+    kwargs = {"num_parameters": 6} if spec.weight else spec.required_kwargs
     theirs = spec.torch_module(**kwargs)
     if spec.weight:
         with torch.no_grad():
@@ -71,7 +72,7 @@ def _mlp(act_factory):
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_model_with_our_modules_equals_torch_model(spec):
     def factory(module_cls):
-        return lambda _: module_cls(16) if spec.weight else module_cls()
+        return lambda _: module_cls(16) if spec.weight else module_cls(**spec.required_kwargs)
 
     ours = _mlp(factory(spec.module))
     theirs = _mlp(factory(spec.torch_module))

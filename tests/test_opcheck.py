@@ -33,6 +33,15 @@ _UNARY = {
     "hardswish": [()],
     "hardsigmoid": [()],
     "softsign": [()],
+    "relu6": [()],
+    "hardtanh": [(-1.0, 1.0), (-0.3, 2.5)],
+    "logsigmoid": [()],
+    "tanhshrink": [()],
+    "softshrink": [(0.5,), (0.0,)],
+    "hardshrink": [(0.5,), (-1.0,)],
+    "threshold": [(0.5, -2.0), (-1.0, 20.0)],
+    "quick_gelu": [()],
+    "relu_squared": [()],
 }
 _INPLACE = {
     "relu_": [()],
@@ -43,6 +52,9 @@ _INPLACE = {
     "selu_": [()],
     "hardswish_": [()],
     "hardsigmoid_": [()],
+    "relu6_": [()],
+    "hardtanh_": [(-0.5, 0.5)],
+    "threshold_": [(0.1, 3.0)],
 }
 # Backward operators: (what the saved tensor is, extra arguments).
 _BACKWARD = {
@@ -58,6 +70,15 @@ _BACKWARD = {
     "hardswish_backward": [("input", ())],
     "hardsigmoid_backward": [("input", ())],
     "softsign_backward": [("input", ())],
+    "relu6_backward": [("input", ())],
+    "hardtanh_backward": [("input", (-1.0, 1.0))],
+    "logsigmoid_backward": [("input", ())],
+    "tanhshrink_backward": [("input", ())],
+    "softshrink_backward": [("input", (0.5,))],
+    "hardshrink_backward": [("input", (0.5,))],
+    "threshold_backward": [("input", (0.5, -2.0))],
+    "quick_gelu_backward": [("input", ())],
+    "relu_squared_backward": [("input", ())],
 }
 
 

@@ -34,6 +34,15 @@ UNARY = {
     "hardswish": (),
     "hardsigmoid": (),
     "softsign": (),
+    "relu6": (),
+    "hardtanh": (-0.3, 2.5),
+    "logsigmoid": (),
+    "tanhshrink": (),
+    "softshrink": (0.5,),
+    "hardshrink": (0.5,),
+    "threshold": (0.5, -2.0),
+    "quick_gelu": (),
+    "relu_squared": (),
 }
 INPLACE = {
     "relu_": (),
@@ -44,6 +53,9 @@ INPLACE = {
     "selu_": (),
     "hardswish_": (),
     "hardsigmoid_": (),
+    "relu6_": (),
+    "hardtanh_": (-0.5, 0.5),
+    "threshold_": (0.1, 3.0),
 }
 BACKWARD = {
     "relu_backward": (),
@@ -58,6 +70,15 @@ BACKWARD = {
     "hardswish_backward": (),
     "hardsigmoid_backward": (),
     "softsign_backward": (),
+    "relu6_backward": (),
+    "hardtanh_backward": (-1.0, 1.0),
+    "logsigmoid_backward": (),
+    "tanhshrink_backward": (),
+    "softshrink_backward": (0.5,),
+    "hardshrink_backward": (0.5,),
+    "threshold_backward": (0.5, -2.0),
+    "quick_gelu_backward": (),
+    "relu_squared_backward": (),
 }
 CHANNEL_OPS = ("prelu", "prelu_backward", "prelu_count", "bias_act", "bias_act_backward", "bias_act_count")
 
