@@ -122,16 +122,17 @@ def _inplace(name: str, op: Callable) -> Callable:
     return rule
 
 
-def _pair(name: str, op: Callable) -> Callable:
-    # backward(grad_output, saved, *scalars): elementwise in both tensors.
+def _pair(name: str, op: Callable, a_name: str = "grad_output", b_name: str = "saved tensor") -> Callable:
+    # backward(grad_output, saved, *scalars): elementwise in both tensors
+    # (so are RReLU's rrelu_noise and rrelu_with_noise).
     def rule(info, in_dims, g, saved, *args):
         batch = info.batch_size
         _check_same_shape(
             name,
             _example_shape(g, in_dims[0]),
             _example_shape(saved, in_dims[1]),
-            "grad_output",
-            "saved tensor",
+            a_name,
+            b_name,
         )
         return op(_front(g, in_dims[0], batch), _front(saved, in_dims[1], batch), *args), 0
 
@@ -331,6 +332,10 @@ RULES: dict = {
         name: _ELEMENTWISE[kind](name, getattr(_ops, name).default)
         for name, (kind, _) in elementwise_operators().items()
     },
+    # RReLU's training mode: the draws are torch's uniform_ (whose own rule
+    # honours vmap's randomness=), then these two elementwise operators.
+    "rrelu_noise": _pair("rrelu_noise", _ops.rrelu_noise.default, "input", "uniform"),
+    "rrelu_with_noise": _pair("rrelu_with_noise", _ops.rrelu_with_noise.default, "input", "noise"),
     "prelu": _prelu_rule,
     "prelu_backward": _prelu_backward_rule,
     "prelu_count": _prelu_count_rule,

@@ -73,6 +73,8 @@ _threshold = _lib.threshold.default
 _threshold_ = _lib.threshold_.default
 _quick_gelu = _lib.quick_gelu.default
 _relu_squared = _lib.relu_squared.default
+_rrelu_noise = _lib.rrelu_noise.default
+_rrelu_with_noise = _lib.rrelu_with_noise.default
 _bias_act = _lib.bias_act.default
 
 
@@ -459,6 +461,56 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
         _threshold_(input, threshold, value)
         return input
     return _threshold(input, threshold, value)
+
+
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Randomized leaky ReLU. Like ``F.rrelu``: ``lower > upper`` is a
+    RuntimeError.
+
+    In evaluation (``training=False``) it is ``leaky_relu`` with slope
+    ``(lower + upper) / 2``, bit for bit torch's. In training each element
+    ``x <= 0`` gets its own slope drawn uniformly from ``[lower, upper]``
+    with torch's default generator (``torch.manual_seed`` reproduces a run;
+    the draws are not torch's own, which no one can match), and backward
+    uses the same slopes: ``uniform_`` draws, then our kernels compute the
+    noise (1 where ``x > 0``) and ``x * noise``. Autograd keeps only the
+    noise. ``inplace=True`` in training writes the result into ``input``
+    (a copy after the kernel).
+
+    Example:
+        >>> rrelu(torch.tensor([-1.0, 2.0]))
+        tensor([-0.2292,  2.0000])
+    """
+    eager = not torch.jit.is_scripting() and not torch.compiler.is_compiling()
+    if not lower <= upper:
+        raise RuntimeError(
+            f"activations_ext.rrelu: lower must be <= upper (the slopes are drawn from [lower, upper]), "
+            f"but got lower={lower} and upper={upper}"
+        )
+    if not training:
+        out = leaky_relu(input, (lower + upper) / 2, inplace)
+    else:
+        if isinstance(input, Tensor) and not input.is_floating_point():
+            _checks.check_float(input, "rrelu", "input")  # before uniform_ raises its own error
+        uniform = torch.empty_like(input).uniform_(lower, upper)
+        noise = _fast.rrelu_noise(input, uniform) if eager else NotImplemented
+        if noise is NotImplemented:
+            noise = _rrelu_noise(input, uniform)
+        out = _fast.rrelu_with_noise(input, noise) if eager else NotImplemented
+        if out is NotImplemented:
+            out = _rrelu_with_noise(input, noise)
+        if inplace:
+            return input.copy_(out)
+    # torch's CPU rrelu returns a contiguous tensor whatever the layout.
+    if not inplace and isinstance(out, Tensor) and out.device.type == "cpu" and not out.is_contiguous():
+        out = out.contiguous()
+    return out
 
 
 def quick_gelu(input: Tensor) -> Tensor:

@@ -224,6 +224,15 @@ class Threshold(_Monitorable, torch.nn.Threshold):
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
 
+class RReLU(_Monitorable, torch.nn.RReLU):
+    """``torch.nn.RReLU(lower=1/8, upper=1/3, inplace=False)`` on our kernels:
+    random slopes in training mode, their mean in evaluation (see
+    :func:`activations_ext.functional.rrelu`)."""
+
+    def _plain_forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+
 class QuickGELU(_Monitorable, _eager.QuickGELU):
     """QuickGELU, ``x * sigmoid(1.702 x)``, on our kernels. torch.nn has no
     such class; this subclasses :class:`activations_ext.eager.QuickGELU`,

@@ -137,6 +137,21 @@ for _op, (_kind, _spec) in elementwise_operators().items():
     torch.library.register_fake(f"activations_ext::{_op}")(_FAKES[_kind](_op, _spec))
 
 
+# ----------------------------------------------------- RReLU's training mode
+
+
+@torch.library.register_fake("activations_ext::rrelu_noise")
+def _rrelu_noise_fake(x, uniform):
+    check_pair(x, uniform, "rrelu_noise", "input", "uniform")
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("activations_ext::rrelu_with_noise")
+def _rrelu_with_noise_fake(x, noise):
+    check_pair(x, noise, "rrelu_with_noise", "input", "noise")
+    return torch.empty_like(x)
+
+
 # ---------------------------------------------------------------------- PReLU
 
 

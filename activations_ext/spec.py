@@ -76,6 +76,9 @@ class ActivationSpec:
         cpu_output_contiguous: its forward returns a contiguous tensor for
             CPU inputs of any layout, as torch's CPU kernel does (LogSigmoid);
             otherwise the output keeps a dense input's strides.
+        random_in_training: its module draws random numbers in training
+            mode (RReLU); the table's operators are its evaluation form,
+            which the spec-driven tests check (modules in ``eval()``).
     """
 
     name: str
@@ -99,6 +102,7 @@ class ActivationSpec:
     monitored: bool = True
     required_params: bool = False
     cpu_output_contiguous: bool = False
+    random_in_training: bool = False
 
     @property
     def ours(self) -> Callable[..., torch.Tensor]:
@@ -586,6 +590,27 @@ SPECS: tuple[ActivationSpec, ...] = (
         bias_act=False,
         monitored=False,
         required_params=True,
+    ),
+    ActivationSpec(
+        name="rrelu",
+        reference=TF.rrelu,
+        torch_module=torch.nn.RReLU,
+        params={"lower": 1.0 / 8, "upper": 1.0 / 3},
+        saves="input",
+        # Evaluation: leaky_relu with the mean slope, torch's own form. The
+        # training mode (random slopes) runs rrelu_noise and rrelu_with_noise;
+        # tests/test_rrelu.py covers it.
+        forward_op="leaky_relu",
+        backward_op="leaky_relu_backward",
+        inplace_op="leaky_relu_",
+        param_cases=({}, {"lower": 0.1, "upper": 0.1}, {"lower": 0.0, "upper": 0.5}),
+        exact=True,
+        # Random in training; bias_act computes leaky_relu with the mean.
+        bias_act=False,
+        random_in_training=True,
+        # Its negative slopes are drawn from [lower, upper]: no inactive region.
+        monitored=False,
+        cpu_output_contiguous=True,
     ),
     ActivationSpec(
         name="quick_gelu",

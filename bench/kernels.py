@@ -592,11 +592,15 @@ class KernelRunner:
 
 
 def run_all(
-    config: KernelConfig, device: torch.device, progress: Optional[Callable[[Task], None]] = None
+    config: KernelConfig,
+    device: torch.device,
+    progress: Optional[Callable[[Task], None]] = None,
+    tasks: Optional[Sequence[Task]] = None,
 ) -> Dict[str, Any]:
+    """Runs ``tasks`` (default: the config's whole plan)."""
     runner = KernelRunner(config, device)
     rows = []
-    for task in plan(config):
+    for task in plan(config) if tasks is None else tasks:
         if progress is not None:
             progress(task)
         rows.append(runner.run(task))
@@ -688,12 +692,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile column")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--only", default="", help="comma-separated activations (default: all)")
+    parser.add_argument("--sizes", default="", help="comma-separated element counts (default: the preset's)")
+    parser.add_argument("--table", action="store_true", help="also print a markdown summary")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = pick_device()
     config = KernelConfig.preset(args.quick, device, compile=not args.no_compile)
+    if args.sizes:
+        config.sizes = [int(s) for s in args.sizes.split(",")]
+        config.inplace_sizes = [n for n in config.inplace_sizes if n in config.sizes]
+    only = [a for a in args.only.split(",") if a]
     tasks = plan(config)
+    if only:
+        config.percall_sizes = []
+        tasks = [t for t in plan(config) if t.activation is None or t.activation in only]
     t0 = time.perf_counter()
 
     def progress(task: Task) -> None:
@@ -702,14 +716,47 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"[{i}/{len(tasks)}] {task.kind} {task.activation or ''} {task.dtype} {task.n}", file=sys.stderr
         )
 
-    result = run_all(config, device, progress)
+    result = run_all(config, device, progress, tasks)
     result["environment"] = environment(device)
     result["environment"]["activations_ext_version"] = activations_ext.__version__
     result["clock"] = pick_clock(device)[1]
     result["elapsed_s"] = time.perf_counter() - t0
     with open(args.out, "w") as f:
         json.dump(result, f)
+    if args.table:
+        print(summary_table(result))
     return 0
+
+
+def summary_table(result: Mapping[str, Any]) -> str:
+    """Markdown: per row, ours/native (median of paired rounds, with its
+    interquartile range), torch's GB/s and the copy's in the same run."""
+    copy = {
+        (r["dtype"], r["n"]): row_stats(r)["gbps"].get("prealloc")
+        for r in result["rows"]
+        if r["kind"] == "copy"
+    }
+    env = result.get("environment", {})
+    lines = [
+        f"Processor: {env.get('device_name') or env.get('cpu_model')} ({env.get('cpu_model')}); "
+        f"torch {env.get('torch')}, {env.get('torch_threads')} threads",
+        "",
+        "| activation | kind | dtype | n | ours/native (IQR) | native GB/s | copy GB/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        if r["kind"] not in ("forward", "backward", "inplace"):
+            continue
+        st = row_stats(r)
+        q = st["ratio"].get("ours/native")
+        if not q:
+            continue
+        lines.append(
+            f"| {r['activation']} | {r['kind']} | {r['dtype']} | {r['n']} | {q['median']:.2f} "
+            f"({q['p25']:.2f}-{q['p75']:.2f}) | {st['gbps'].get('native', math.nan):.1f} | "
+            f"{(copy.get((r['dtype'], r['n'])) or math.nan):.1f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

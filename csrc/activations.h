@@ -54,6 +54,9 @@ enum class Act : int32_t {
   Softshrink = 20,
   Hardshrink = 21,
   Threshold = 22,
+  // RReLU's training mode, as two-operand kernels (see RreluNoiseOp).
+  RReLUNoise = 23,
+  NoiseMul = 24,
 };
 
 // Scalar parameters as the operator schemas pass them. `alpha` is the slope
@@ -676,6 +679,40 @@ struct ThresholdOp {
   }
 };
 
+// RReLU in training mode: a slope per element drawn uniformly from
+// [lower, upper] where x <= 0. The draws are torch's (uniform_ with its
+// generator); these two functors run through the two-operand kernels (the
+// backward kernels, which compute backward(a, b) elementwise):
+//   RreluNoiseOp  noise = x > 0 ? 1 : u     from (u, x), torch's noise
+//   NoiseMulOp    y = x * noise             from (x, noise), also the
+//                 gradient g * noise
+// Their forward(x) is never called; it exists for the functor dispatch.
+template <typename acc_t>
+struct RreluNoiseOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T u, T x) const {
+    return Math<T>::select(x > T(0), T(1), u);
+  }
+};
+
+template <typename acc_t>
+struct NoiseMulOp {
+  static constexpr bool kSavesOutput = false;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T x) const {
+    return x;
+  }
+  template <typename T>
+  C10_HOST_DEVICE T backward(T a, T noise) const {
+    return a * noise;
+  }
+};
+
 // The identity (bias_act's 'linear').
 template <typename acc_t>
 struct LinearOp {
@@ -825,6 +862,12 @@ inline void with_forward_op(const ActParams& p, F&& f) {
       break;
     case Act::Linear:
       f(LinearOp<acc_t>{});
+      break;
+    case Act::RReLUNoise:
+      f(RreluNoiseOp<acc_t>{});
+      break;
+    case Act::NoiseMul:
+      f(NoiseMulOp<acc_t>{});
       break;
   }
 }

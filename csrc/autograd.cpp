@@ -94,6 +94,8 @@ ACTEXT_OP(gelu_bwd_op, "gelu_backward",
 ACTEXT_OP(softplus_op, "softplus", Tensor(const Tensor&, double, double))
 ACTEXT_OP(softplus_bwd_op, "softplus_backward",
           Tensor(const Tensor&, const Tensor&, double, double))
+ACTEXT_OP(rrelu_noise_op, "rrelu_noise", UnaryBackward)
+ACTEXT_OP(rrelu_with_noise_op, "rrelu_with_noise", UnaryBackward)
 ACTEXT_OP(prelu_op, "prelu", Tensor(const Tensor&, const Tensor&))
 using PreluBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
                                                     const Tensor&,
@@ -790,6 +792,56 @@ Tensor prelu_tangent(const Tensor& x, const Tensor& w, const Tensor& xt,
   return t;
 }
 
+// ----------------------------------------------------- RReLU (training)
+
+// The noise is a random draw: not differentiable. Its inputs may carry
+// gradients (an input x that requires grad), but the draws must not.
+void check_constant_noise(const Tensor& t, const char* op, const char* what) {
+  TORCH_CHECK(!needs_grad(t) && !tangent(t).defined(), "activations_ext.", op,
+              ": ", what,
+              " must not require grad (RReLU's noise is a random draw, not "
+              "differentiable)");
+}
+
+Tensor rrelu_noise_autograd(const Tensor& x, const Tensor& u) {
+  check_constant_noise(u, "rrelu_noise", "uniform");
+  // Piecewise constant in x: no gradient, no tangent.
+  return below_autograd([&] { return rrelu_noise_op(x, u); });
+}
+
+// y = x * noise: linear in x, so its gradient is the same operator applied
+// to the incoming gradient (and its double backward comes for free).
+struct NoiseMulNode : Node {
+  SavedVariable noise;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined()) {
+      return {Tensor(), Tensor()};
+    }
+    return {rrelu_with_noise_op(grads[0], noise.unpack(self_pointer(this))),
+            Tensor()};
+  }
+  std::string name() const override { return "RreluWithNoiseBackward"; }
+  void release_variables() override { noise.reset_data(); }
+};
+
+Tensor rrelu_with_noise_autograd(const Tensor& x, const Tensor& noise) {
+  check_constant_noise(noise, "rrelu_with_noise", "noise");
+  const bool record = grad_mode() && needs_grad(x);
+  const Tensor xt = tangent(x);
+  Tensor y = below_autograd([&] { return rrelu_with_noise_op(x, noise); });
+  if (record) {
+    auto node = make_node<NoiseMulNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x, noise));
+    torch::autograd::set_history(y, node);
+    node->noise = SavedVariable(noise, false);
+  }
+  if (xt.defined()) {
+    y._set_fw_grad(rrelu_with_noise_op(xt, noise), /*level=*/0,
+                   /*is_inplace_op=*/false);
+  }
+  return y;
+}
+
 struct PreluNode : Node {
   SavedVariable x;
   SavedVariable w;
@@ -1299,6 +1351,8 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   m.impl("gelu_backward", &gelu_backward_autograd);
   m.impl("softplus", &softplus_autograd);
   m.impl("softplus_backward", &softplus_backward_autograd);
+  m.impl("rrelu_noise", &rrelu_noise_autograd);
+  m.impl("rrelu_with_noise", &rrelu_with_noise_autograd);
   m.impl("prelu", &prelu_autograd);
   m.impl("prelu_backward", &prelu_backward_autograd);
   m.impl("prelu_count", &prelu_count_autograd);

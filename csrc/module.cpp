@@ -357,6 +357,25 @@ PyObject* prelu(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   END_HANDLE_TH_ERRORS
 }
 
+// RReLU's training operators: (x, uniform) and (x, noise).
+#define ACTEXT_TWO_TENSOR_ENTRY(fn)                                         \
+  PyObject* fn(PyObject*, PyObject* const* args, Py_ssize_t nargs) {        \
+    HANDLE_TH_ERRORS                                                        \
+    ACTEXT_CHECK_NARGS(2)                                                   \
+    Tensor a;                                                               \
+    Tensor b;                                                               \
+    if (!tensor_arg(args[0], a) || !tensor_arg(args[1], b)) {               \
+      return declined();                                                    \
+    }                                                                       \
+    static const auto op = op_handle<Tensor(const Tensor&, const Tensor&)>( \
+        "activations_ext::" #fn);                                           \
+    return wrap(without_gil([&] { return op.call(a, b); }));                \
+    END_HANDLE_TH_ERRORS                                                    \
+  }
+ACTEXT_TWO_TENSOR_ENTRY(rrelu_noise)
+ACTEXT_TWO_TENSOR_ENTRY(rrelu_with_noise)
+#undef ACTEXT_TWO_TENSOR_ENTRY
+
 PyObject* bias_act(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   HANDLE_TH_ERRORS
   ACTEXT_CHECK_NARGS(7)
@@ -583,6 +602,8 @@ PyMethodDef methods[] = {
     ACTEXT_FAST(gelu),
     ACTEXT_FAST(softplus),
     ACTEXT_FAST(prelu),
+    ACTEXT_FAST(rrelu_noise),
+    ACTEXT_FAST(rrelu_with_noise),
     ACTEXT_FAST(bias_act),
 #define ACTEXT_CHECK_METHOD(name)                                              \
   {"_" #name,                                                                  \

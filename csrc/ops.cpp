@@ -13,6 +13,7 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 #include <torch/library.h>
+#include <torch/version.h>
 
 #include <optional>
 #include <string>
@@ -69,14 +70,22 @@ ACTEXT_SIMPLE_ACTIVATIONS(ACTEXT_SIMPLE_IMPL)
 
 // ------------------------------------- activations of the parameter table
 
-// torch's CPU kernels compare some inputs with the parameter rounded to a
-// float16/bfloat16 input's dtype (hardshrink's lambd, forward and
-// backward; softshrink's in backward only, its forward compares in float),
-// and others in float. Ours round where torch's do, so that the elements
-// next to +-lambd land on torch's side.
+// torch's CPU kernels take some parameters rounded to a float16/bfloat16
+// input's dtype (hardshrink's lambd, forward and backward; softshrink's in
+// backward, and from torch 2.14 in forward too, where 2.13 computes
+// x - lambd with the float lambd), and others in float. Ours round where
+// the torch we are built against does, so that the elements next to
+// +-lambd land on torch's side and x - lambd is torch's.
+#if TORCH_VERSION_MAJOR > 2 || \
+    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 14)
+constexpr bool kSoftshrinkForwardRounds = true;
+#else
+constexpr bool kSoftshrinkForwardRounds = false;
+#endif
 ActParams rounded_as_torch(ActParams p, at::ScalarType dtype, bool backward) {
   const bool rounds =
-      p.act == Act::Hardshrink || (p.act == Act::Softshrink && backward);
+      p.act == Act::Hardshrink ||
+      (p.act == Act::Softshrink && (backward || kSoftshrinkForwardRounds));
   if (rounds && dtype == at::kHalf) {
     p.alpha = static_cast<float>(c10::Half(static_cast<float>(p.alpha)));
   } else if (rounds && dtype == at::kBFloat16) {
@@ -212,6 +221,21 @@ Tensor softplus_backward(const Tensor& g, const Tensor& x, double beta,
   check_pair(g, x, "softplus_backward", "grad_output", "saved tensor");
   check_softplus_beta(beta, "softplus_backward");
   return unary_backward(g, x, softplus_params(beta, threshold), false);
+}
+
+// ---------------------------------------------------- RReLU's training mode
+
+// noise = x > 0 ? 1 : uniform, shaped like x (uniform holds the draws).
+Tensor rrelu_noise(const Tensor& x, const Tensor& uniform) {
+  check_pair(x, uniform, "rrelu_noise", "input", "uniform");
+  return unary_backward(uniform, x, ActParams{Act::RReLUNoise}, false);
+}
+
+// x * noise, RReLU's training forward and (with the gradient for x) its
+// backward.
+Tensor rrelu_with_noise(const Tensor& x, const Tensor& noise) {
+  check_pair(x, noise, "rrelu_with_noise", "input", "noise");
+  return unary_backward(noise, x, ActParams{Act::NoiseMul}, false);
 }
 
 // ------------------------------------------------------------------ PReLU
@@ -372,6 +396,8 @@ TORCH_LIBRARY(activations_ext, m) {
   m.def(
       "softplus_backward(Tensor grad_output, Tensor self, float beta, "
       "float threshold) -> Tensor");
+  m.def("rrelu_noise(Tensor self, Tensor uniform) -> Tensor");
+  m.def("rrelu_with_noise(Tensor self, Tensor noise) -> Tensor");
   m.def("prelu(Tensor self, Tensor weight) -> Tensor");
   m.def(
       "prelu_backward(Tensor grad_output, Tensor self, Tensor weight) "
@@ -407,6 +433,8 @@ TORCH_LIBRARY(activations_ext, m) {
   m.impl("gelu_backward", &activations_ext::gelu_backward);             \
   m.impl("softplus", &activations_ext::softplus);                       \
   m.impl("softplus_backward", &activations_ext::softplus_backward);     \
+  m.impl("rrelu_noise", &activations_ext::rrelu_noise);                 \
+  m.impl("rrelu_with_noise", &activations_ext::rrelu_with_noise);       \
   m.impl("prelu", &activations_ext::prelu);                             \
   m.impl("prelu_backward", &activations_ext::prelu_backward);           \
   m.impl("prelu_count", &activations_ext::prelu_count);                 \

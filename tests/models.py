@@ -164,6 +164,7 @@ def every_activation(width: int = 16, inplace: bool = False, seed: int = 0) -> n
             # In place needs a non-negative slope or alpha (torch's rule too).
             if inplace and spec.has_inplace and all(v >= 0 for v in params.values() if isinstance(v, float)):
                 kwargs["inplace"] = True
-            layers.append(spec.module(**kwargs))
+            # A module that is random in training joins in its evaluation form.
+            layers.append(spec.module(**kwargs).eval() if spec.random_in_training else spec.module(**kwargs))
     layers.append(nn.Linear(width, 1))
     return nn.Sequential(*layers)

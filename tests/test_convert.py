@@ -166,6 +166,8 @@ def test_revert_restores_the_torch_model(name):
 def test_convert_covers_every_activation_in_the_spec_table(spec, params):
     kwargs = {"num_parameters": 3, "init": 0.3} if spec.weight else dict(params)
     reference = nn.Sequential(nn.Linear(3, 3), spec.torch_module(**kwargs))
+    if spec.random_in_training:
+        reference.eval()
     model, summary = convert(copy.deepcopy(reference))
     assert type(model[1]) is spec.module
     assert summary.counts() == {spec.torch_module.__name__: 1}

@@ -247,6 +247,10 @@ _PARAM_CASES = [
     ("gelu_backward", "pair-then-approximate", lambda: (_x(4, 3), _x(4, 2), "bogus")),
     ("softplus_backward", "pair-then-beta", lambda: (_x(4, 3), _x(4, 2), 0.0, 20.0)),
     ("leaky_relu_backward", "pair-then-from-output", lambda: (_x(4, 3), _x(3), -0.5, True)),
+    ("rrelu_noise", "shape", lambda: (_x(4, 3), _x(4, 2))),
+    ("rrelu_noise", "dtype", lambda: (_x(4, 3), _x(4, 3, dtype=torch.float64))),
+    ("rrelu_with_noise", "shape", lambda: (_x(4, 3), _x(3))),
+    ("rrelu_with_noise", "integer", lambda: (_x(4, 3, dtype=torch.int32), _x(4, 3))),
 ]
 
 ERROR_CASES = _elementwise_cases() + _channel_cases() + _PARAM_CASES

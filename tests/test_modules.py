@@ -31,6 +31,8 @@ MODULE_CASES = [pytest.param(s, a, id=f"{s.name}-{a}") for s in SPECS for a in _
 @pytest.mark.parametrize("spec,kwargs", MODULE_CASES)
 def test_module_matches_torch_module(spec, kwargs):
     ours, theirs = spec.module(**kwargs), spec.torch_module(**kwargs)
+    if spec.random_in_training:  # compared in eval (tests/test_rrelu.py: training)
+        ours.eval(), theirs.eval()
     assert repr(ours) == repr(theirs)
     assert isinstance(ours, spec.torch_module)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
@@ -76,6 +78,8 @@ def test_model_with_our_modules_equals_torch_model(spec):
 
     ours = _mlp(factory(spec.module))
     theirs = _mlp(factory(spec.torch_module))
+    if spec.random_in_training:
+        ours.eval(), theirs.eval()
     theirs.load_state_dict(ours.state_dict())
     x = torch.randn(32, 12)
     yo, yt = ours(x), theirs(x)

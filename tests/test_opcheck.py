@@ -163,6 +163,10 @@ def _samples(device):
         ("bias_act_count", (_x(device, (2, 4, 3, 3), cl=True), torch.rand(4, device=device), "gelu", 1, 0.0)),
         ("prelu_count", (_x(device), torch.rand(4, device=device), 1)),
         ("prelu_count", (_x(device), torch.rand(1, device=device), 2)),
+        # RReLU's training operators: the draws and the noise carry no gradient.
+        ("rrelu_noise", (_x(device), torch.rand(3, 4, 5, device=device))),
+        ("rrelu_noise", (_x(device, (2, 3, 4, 5), cl=True), torch.rand(2, 3, 4, 5, device=device))),
+        ("rrelu_with_noise", (_x(device, rg=True), torch.rand(3, 4, 5, device=device) + 0.1)),
     ]
     return samples
 

@@ -28,7 +28,7 @@ from activations_ext.spec import BIAS_ACT_FORMS, SPECS, elementwise_operators
 A = torch.ops.activations_ext
 
 # Operators of no single row: bias_act and the dead-unit monitor's counting forms.
-EXTRAS = {"bias_act", "bias_act_backward", "bias_act_count", "prelu_count"}
+EXTRAS = {"bias_act", "bias_act_backward", "bias_act_count", "prelu_count", "rrelu_noise", "rrelu_with_noise"}
 
 REGISTERED = sorted(
     s.name.split("::", 1)[1]

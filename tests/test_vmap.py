@@ -70,6 +70,9 @@ BACKWARD = {
     "hardswish_backward": (),
     "hardsigmoid_backward": (),
     "softsign_backward": (),
+    # RReLU's training operators are elementwise in two tensors too.
+    "rrelu_noise": (),
+    "rrelu_with_noise": (),
     "relu6_backward": (),
     "hardtanh_backward": (-1.0, 1.0),
     "logsigmoid_backward": (),
