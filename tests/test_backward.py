@@ -208,3 +208,32 @@ def test_prelu_weight_gradient_is_reproducible():
             grads.append(gw)
         for gw in grads[1:]:
             assert torch.equal(gw, grads[0])
+
+
+def _boundary_points(spec, params):
+    # The parameters' values and their negatives, and the fixed kinks.
+    vals = {0.0, 3.0, -3.0, 6.0, 1.0, -1.0}
+    for v in {**spec.params, **params}.values():
+        if isinstance(v, float):
+            vals |= {v, -v}
+    return sorted(vals)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("spec,params", ALL_CASES)
+def test_gradient_at_the_boundaries_follows_torch(spec, params, dtype, device):
+    """Exactly at the kinks (hardtanh's min_val and max_val, threshold's
+    threshold, the shrinks' +-lambd, relu6's 0 and 6): torch's gradient,
+    hence its convention of which side the boundary belongs to."""
+    if spec.weight:
+        return
+    x = torch.tensor(_boundary_points(spec, params), dtype=dtype, device=device)
+    if spec.grad_kinks:  # torch's own differ between devices and versions there
+        x = x[~torch.isin(x, torch.tensor(spec.grad_kinks, dtype=dtype, device=device))]
+    g = torch.ones_like(x)
+    _, ours = _grads(spec, spec.ours, x, params, None, g)
+    _, theirs = _grads(spec, spec.reference, x, params, None, g)
+    if spec.precise is not None or not spec.exact:
+        torch.testing.assert_close(ours[0], theirs[0], msg=str((spec.name, params, x.tolist())))
+    else:
+        assert torch.equal(ours[0], theirs[0]), (spec.name, params, x.tolist(), ours[0], theirs[0])

@@ -247,6 +247,13 @@ _PARAM_CASES = [
     ("gelu_backward", "pair-then-approximate", lambda: (_x(4, 3), _x(4, 2), "bogus")),
     ("softplus_backward", "pair-then-beta", lambda: (_x(4, 3), _x(4, 2), 0.0, 20.0)),
     ("leaky_relu_backward", "pair-then-from-output", lambda: (_x(4, 3), _x(3), -0.5, True)),
+    ("hardtanh", "min-above-max", lambda: (_x(4, 3), 1.0, -1.0)),
+    ("hardtanh_", "min-above-max", lambda: (_x(4, 3), 1.0, -1.0)),
+    ("hardtanh_backward", "min-above-max", lambda: (_x(4, 3), _x(4, 3), 1.0, -1.0)),
+    ("softshrink", "negative-lambd", lambda: (_x(4, 3), -0.5)),
+    ("softshrink", "nan-lambd", lambda: (_x(4, 3), math.nan)),
+    ("softshrink", "lambd-beyond-float16", lambda: (_x(4, 3, dtype=torch.float16), 1e5)),
+    ("softshrink_backward", "negative-lambd", lambda: (_x(4, 3), _x(4, 3), -0.5)),
     ("rrelu_noise", "shape", lambda: (_x(4, 3), _x(4, 2))),
     ("rrelu_noise", "dtype", lambda: (_x(4, 3), _x(4, 3, dtype=torch.float64))),
     ("rrelu_with_noise", "shape", lambda: (_x(4, 3), _x(3))),
@@ -281,3 +288,29 @@ def test_fake_kernels_raise_what_the_operators_raise(op, make):
     with mode:
         fake = _outcome(lambda: fn(*fake_args))
     assert fake == eager
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("hardtanh", {"min_val": 1.0, "max_val": -1.0}),
+        ("softshrink", {"lambd": -0.5}),
+        ("rrelu", {"lower": 0.5, "upper": 0.1}),
+        ("rrelu", {"lower": 0.5, "upper": 0.1, "training": True}),
+        ("celu", {"alpha": 0.0}),
+    ],
+    ids=str,
+)
+def test_bad_parameters_raise_torchs_exception_naming_the_parameter(name, args, device):
+    x = torch.randn(4, 3, device=device)
+    with pytest.raises(Exception) as theirs:
+        getattr(torch.nn.functional, name)(x, **args)
+    with pytest.raises(type(theirs.value)) as ours:
+        getattr(AF, name)(x, **args)
+    assert any(p in str(ours.value) for p in args if p != "training"), str(ours.value)
+
+
+def test_hardshrink_takes_a_negative_lambd_as_torch_does(device):
+    x = torch.randn(4, 3, device=device)
+    assert torch.equal(AF.hardshrink(x, -1.0), torch.nn.functional.hardshrink(x, -1.0))
+    assert torch.equal(AF.hardshrink(x, -1.0), x)

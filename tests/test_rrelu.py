@@ -150,7 +150,10 @@ def test_compiled_backward_uses_the_forward_slopes():
     def fwd(a):
         return AF.rrelu(a, training=True) * 2.0
 
-    compiled = torch.compile(fwd, fullgraph=True, backend="aot_eager")
+    # Inductor's partitioner may recompute cheap forward ops in backward; the
+    # draws (aten::uniform_, tagged nondeterministic_seeded) it never does,
+    # so backward sees the forward's slopes.
+    compiled = torch.compile(fwd, fullgraph=True)
     torch.manual_seed(5)
     y = compiled(x)
     (g,) = torch.autograd.grad(y.sum(), x)
