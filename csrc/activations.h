@@ -146,6 +146,12 @@ struct ScalarMath {
   static C10_HOST_DEVICE T exp_nonpos(T x) {
     return exp(x);
   }
+  // 1 / d for d in [1, 2] or NaN (the AVX-512 version refines the
+  // processor's reciprocal estimate instead of dividing).
+  template <typename T>
+  static C10_HOST_DEVICE T recip12(T d) {
+    return T(1) / d;
+  }
   // log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
   template <typename T>
   static C10_HOST_DEVICE T softplus(T z) {
@@ -232,9 +238,14 @@ struct EluOp {
   }
   template <typename T>
   C10_HOST_DEVICE T backward(T g, T x) const {
-    return Math<T>::select(
-        x > T(0), g * T(poscoef),
-        g * T(negiptcoef) * T(negcoef) * Math<T>::exp(x * T(negiptcoef)));
+    const T z = x * T(negiptcoef);
+    // With input_scale > 0 the exponential is needed only where z <= 0:
+    // the cheaper exp_nonpos of min(z, 0) (the other lanes are discarded).
+    const T e = negiptcoef > acc_t(0)
+                    ? Math<T>::exp_nonpos(T(0) - Math<T>::max0(T(0) - z))
+                    : Math<T>::exp(z);
+    return Math<T>::select(x > T(0), g * T(poscoef),
+                           g * T(negiptcoef) * T(negcoef) * e);
   }
 };
 
@@ -301,7 +312,7 @@ struct SigmoidPair {
 template <typename T>
 C10_HOST_DEVICE SigmoidPair<T> sigmoid_pair(T z) {
   const T e = Math<T>::exp_nonpos(T(0) - Math<T>::abs(z));
-  const T r = T(1) / (T(1) + e);
+  const T r = Math<T>::recip12(T(1) + e);
   const T er = e * r;
   const auto pos = z > T(0);
   return {Math<T>::select(pos, r, er), Math<T>::select(pos, er, r)};
@@ -558,7 +569,7 @@ struct TanhshrinkOp {
     // result is rounded once.
     const T small = x * (z * poly(z));
     const T e = Math<T>::exp_nonpos(T(0) - (a + a));
-    const T big_abs = (a - T(1)) + (e + e) / (T(1) + e);
+    const T big_abs = (a - T(1)) + (e + e) * Math<T>::recip12(T(1) + e);
     const T big = Math<T>::select(x < T(0), T(0) - big_abs, big_abs);
     return Math<T>::select(a < T(1), small, big);
   }

@@ -21,6 +21,7 @@ struct VecMath {
   static V erf(const V& x) { return x.erf(); }
   static V erfc(const V& x) { return x.erfc(); }
   static V exp_nonpos(const V& x) { return x.exp(); }
+  static V recip12(const V& d) { return V(scalar_t(1)) / d; }
   static V abs(const V& x) { return x.abs(); }
   struct ErfGauss {
     V erf;
@@ -58,6 +59,18 @@ struct VecMath {
 // give +inf (exact overflow is at 88.72); NaN stays NaN.
 struct VecMathFloat : VecMath<float> {
   using I = at::vec::Vectorized<int32_t>;
+
+#if defined(CPU_CAPABILITY_AVX512)
+  // 1 / d for d in [1, 2] (or NaN, which stays NaN): the 14-bit estimate
+  // (vrcp14ps) and one Newton step, r + r (1 - d r), which squares its
+  // error to below 2^-27, so the result is within an ulp of 1 / d. A
+  // division costs several times more here, and the logistic functions
+  // (1 / (1 + e)) spend most of their time in it.
+  static V recip12(const V& d) {
+    const V r(_mm512_rcp14_ps(d));
+    return at::vec::fmadd(r, at::vec::fnmadd(d, r, V(1.0f)), r);
+  }
+#endif
 
   // 2^k for integral k in [-126, 127], built in the exponent field.
   static V pow2(const V& k) {
