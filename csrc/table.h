@@ -78,33 +78,35 @@
 #define ACTEXT_P_SCHEMA_PARAM2_REQUIRED(a, b) ", float " #a ", float " #b
 #define ACTEXT_P_SCHEMA_BWD_PARAM1(a, da) ", float " #a
 #define ACTEXT_P_SCHEMA_BWD_PARAM2(a, da, b, db) ", float " #a ", float " #b
-#define ACTEXT_P_SCHEMA_BWD_PARAM2_REQUIRED(a, b) ", float " #a ", float " #b
 #define ACTEXT_P_DECL_PARAM1(...) , double p0
 #define ACTEXT_P_DECL_PARAM2(...) , double p0, double p1
-#define ACTEXT_P_DECL_PARAM2_REQUIRED(...) , double p0, double p1
 #define ACTEXT_P_ARGS_PARAM1(...) , p0
 #define ACTEXT_P_ARGS_PARAM2(...) , p0, p1
-#define ACTEXT_P_ARGS_PARAM2_REQUIRED(...) , p0, p1
 #define ACTEXT_P_TYPES_PARAM1(...) , double
 #define ACTEXT_P_TYPES_PARAM2(...) , double, double
-#define ACTEXT_P_TYPES_PARAM2_REQUIRED(...) , double, double
 #define ACTEXT_P_FIELDS_PARAM1(...) , p.a
 #define ACTEXT_P_FIELDS_PARAM2(...) , p.a, p.b
-#define ACTEXT_P_FIELDS_PARAM2_REQUIRED(...) , p.a, p.b
 #define ACTEXT_P_INIT_PARAM1(...) p0, 0.0
 #define ACTEXT_P_INIT_PARAM2(...) p0, p1
-#define ACTEXT_P_INIT_PARAM2_REQUIRED(...) p0, p1
 #define ACTEXT_P_CAST_PARAM1(...) static_cast<acc_t>(p.alpha)
 #define ACTEXT_P_CAST_PARAM2(...) \
   static_cast<acc_t>(p.alpha), static_cast<acc_t>(p.scale)
-#define ACTEXT_P_CAST_PARAM2_REQUIRED(...) \
-  static_cast<acc_t>(p.alpha), static_cast<acc_t>(p.scale)
 #define ACTEXT_P_COUNT_PARAM1(...) 1
 #define ACTEXT_P_COUNT_PARAM2(...) 2
-#define ACTEXT_P_COUNT_PARAM2_REQUIRED(...) 2
+// PARAM2_REQUIRED differs from PARAM2 only in its schema's missing defaults
+// and in bias_act (below); its other uses are PARAM2's.
+#define ACTEXT_P_SCHEMA_BWD_PARAM2_REQUIRED(a, b) \
+  ACTEXT_P_SCHEMA_BWD_PARAM2(a, 0, b, 0)
+#define ACTEXT_P_DECL_PARAM2_REQUIRED(...) ACTEXT_P_DECL_PARAM2()
+#define ACTEXT_P_ARGS_PARAM2_REQUIRED(...) ACTEXT_P_ARGS_PARAM2()
+#define ACTEXT_P_TYPES_PARAM2_REQUIRED(...) ACTEXT_P_TYPES_PARAM2()
+#define ACTEXT_P_FIELDS_PARAM2_REQUIRED(...) ACTEXT_P_FIELDS_PARAM2()
+#define ACTEXT_P_INIT_PARAM2_REQUIRED(...) ACTEXT_P_INIT_PARAM2()
+#define ACTEXT_P_CAST_PARAM2_REQUIRED(...) ACTEXT_P_CAST_PARAM2()
+#define ACTEXT_P_COUNT_PARAM2_REQUIRED(...) ACTEXT_P_COUNT_PARAM2()
 // bias_act's parameters for a row: PARAM1 takes bias_act's alpha, PARAM2
 // keeps torch's defaults (alpha unused), PARAM2_REQUIRED has no defaults and
-// is not offered (its `values` are left unset; checks.cpp refuses it).
+// is not offered (`offered` false: checks.cpp refuses it).
 #define ACTEXT_P_BIAS_ACT_PARAM1(a, da) true, alpha, 0.0
 #define ACTEXT_P_BIAS_ACT_PARAM2(a, da, b, db) true, da, db
 #define ACTEXT_P_BIAS_ACT_PARAM2_REQUIRED(a, b) false, 0.0, 0.0
