@@ -835,6 +835,30 @@ struct CountingOp {
   }
 };
 
+// The gated operators: out = act(gate) * up, and from (g, gate, up) both
+// gradients, act(gate) recomputed (nothing but gate and up is kept):
+//   grad_gate = act'(gate) * (g * up),  grad_up = g * act(gate).
+// Activations whose derivative torch writes with the output (ReLU, Sigmoid,
+// Tanh) get it from the recomputed act(gate), as bias_act does.
+template <typename Op>
+struct GatedOp {
+  Op op;
+  template <typename T>
+  C10_HOST_DEVICE T forward(T a, T u) const {
+    return op.forward(a) * u;
+  }
+  template <typename T>
+  C10_HOST_DEVICE void backward(T g, T a, T u, T& ga, T& gu) const {
+    const T y = op.forward(a);
+    gu = g * y;
+    if constexpr (Op::kSavesOutput) {
+      ga = op.backward(g * u, y);
+    } else {
+      ga = op.backward(g * u, a);
+    }
+  }
+};
+
 // Call `f(op)` with the functor for `p`, its parameters cast to acc_t the way
 // ATen casts them (each to acc_t first, products in acc_t).
 template <typename acc_t, typename F>

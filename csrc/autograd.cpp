@@ -25,6 +25,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/VariableTypeUtils.h>
 #include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/graph_task.h>
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/autograd/saved_variable.h>
 #include <torch/library.h>
@@ -115,6 +116,21 @@ ACTEXT_OP(bias_act_count_op, "bias_act_count", CountSig)
 using PreluCountSig = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&,
                                                  int64_t);
 ACTEXT_OP(prelu_count_op, "prelu_count", PreluCountSig)
+using GatedSig = Tensor(const Tensor&, const Tensor&, c10::string_view, double,
+                        bool);
+ACTEXT_OP(gated_op, "gated", GatedSig)
+using GatedBackwardSig = std::tuple<Tensor, Tensor>(
+    const Tensor&, const Tensor&, const Tensor&, c10::string_view, double);
+ACTEXT_OP(gated_bwd_op, "gated_backward", GatedBackwardSig)
+using GatedBackwardInplaceSig = void(const Tensor&, const Tensor&,
+                                     const Tensor&, c10::string_view, double);
+ACTEXT_OP(gated_bwd_inplace_op, "gated_backward_", GatedBackwardInplaceSig)
+using GatedSplitSig = Tensor(const Tensor&, c10::string_view, double, int64_t,
+                             bool);
+ACTEXT_OP(gated_split_op, "gated_split", GatedSplitSig)
+using GatedSplitBackwardSig = Tensor(const Tensor&, const Tensor&,
+                                     c10::string_view, double, int64_t, bool);
+ACTEXT_OP(gated_split_bwd_op, "gated_split_backward", GatedSplitBackwardSig)
 #undef ACTEXT_OP
 
 // ----------------------------------------------------------------- helpers
@@ -1324,6 +1340,385 @@ std::tuple<Tensor, Tensor> prelu_count_autograd(const Tensor& x,
   return {y, counts};
 }
 
+// ------------------------------------------------------------------- gated
+//
+// out = f(a) * u (a: gate, u: up). gated_backward(g, a, u) gives both first
+// derivatives in one pass: (ga, gu) = (f'(a) g u, f(a) g). Everything of
+// higher order is composed of our differentiable operators and act_second
+// (f''). With upstream (Ha, Hu) on (ga, gu):
+//   d/dg = f'(a) u Ha + f(a) Hu
+//   d/da = f''(a) g u Ha + f'(a) g Hu
+//   d/du = f'(a) g Ha
+// each f'(a) v w term being gated_backward(v, a, w)'s first output.
+
+struct GatedArgs {
+  std::string act;
+  double alpha = 0.0;
+};
+
+// f'(a) * v * w.
+Tensor slope_term(const Tensor& v, const Tensor& a, const Tensor& w,
+                  const GatedArgs& p) {
+  return std::get<0>(gated_bwd_op(v, a, w, p.act, p.alpha));
+}
+
+std::tuple<Tensor, Tensor, Tensor> gated_backward_vjp(
+    const Tensor& Ha, const Tensor& Hu, const Tensor& g, const Tensor& a,
+    const Tensor& u, const GatedArgs& p, bool want_g, bool want_a,
+    bool want_u) {
+  Tensor dg;
+  Tensor da;
+  Tensor du;
+  if (want_g) {
+    if (Ha.defined()) {
+      dg = slope_term(Ha, a, u, p);
+    }
+    if (Hu.defined()) {
+      dg = add_defined(dg, gated_op(a, Hu, p.act, p.alpha, false));
+    }
+  }
+  if (want_a) {
+    if (Ha.defined()) {
+      const Tensor f2 = act_second(a, p.act, p.alpha);
+      if (f2.defined()) {
+        da = f2 * g * u * Ha;
+      }
+    }
+    if (Hu.defined()) {
+      da = add_defined(da, slope_term(g, a, Hu, p));
+    }
+  }
+  if (want_u && Ha.defined()) {
+    du = slope_term(g, a, Ha, p);
+  }
+  return {dg, da, du};
+}
+
+// out's tangent: f'(a) u a_t + f(a) u_t.
+Tensor gated_tangent(const Tensor& a, const Tensor& u, const Tensor& at_,
+                     const Tensor& ut, const GatedArgs& p) {
+  Tensor t;
+  if (at_.defined()) {
+    t = slope_term(at_, a, u, p);
+  }
+  if (ut.defined()) {
+    t = add_defined(t, gated_op(a, ut, p.act, p.alpha, false));
+  }
+  return t;
+}
+
+// (ga, gu)'s tangents:
+//   ga_t = f'(a) u g_t + f'(a) g u_t + f''(a) g u a_t
+//   gu_t = f(a) g_t + f'(a) g a_t
+std::pair<Tensor, Tensor> gated_backward_tangent(
+    const Tensor& g, const Tensor& a, const Tensor& u, const Tensor& gt,
+    const Tensor& at_, const Tensor& ut, const GatedArgs& p) {
+  Tensor ta;
+  Tensor tu;
+  if (gt.defined()) {
+    std::tie(ta, tu) = gated_bwd_op(gt, a, u, p.act, p.alpha);
+  }
+  if (ut.defined()) {
+    ta = add_defined(ta, slope_term(g, a, ut, p));
+  }
+  if (at_.defined()) {
+    const Tensor f2 = act_second(a, p.act, p.alpha);
+    if (f2.defined()) {
+      ta = add_defined(ta, f2 * g * u * at_);
+    }
+    tu = add_defined(tu, slope_term(g, a, at_, p));
+  }
+  return {ta, tu};
+}
+
+Tensor defined_or_zeros(const Tensor& t, const Tensor& like) {
+  return t.defined() ? t : at::zeros_like(like);
+}
+
+// inplace_backward overwrites gate and up with their gradients: refused for
+// a leaf or a view of one, whose values the caller still owns.
+void check_overwritable(const Tensor& t, const char* name) {
+  const bool leafish = t.is_leaf() || (t.is_view() && t._base().is_leaf());
+  TORCH_CHECK_VALUE(!leafish, "activations_ext.gated: inplace_backward=True "
+                    "overwrites ", name, " with its gradient, so ", name,
+                    " must be the result of an operation autograd recorded "
+                    "(a layer's output), not a leaf tensor or a view of one");
+}
+
+struct GatedNode : Node {
+  SavedVariable gate;
+  SavedVariable up;
+  GatedArgs p;
+  bool inplace_backward = false;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined()) {
+      return {Tensor(), Tensor()};
+    }
+    const auto self = self_pointer(this);
+    const Tensor a = gate.unpack(self);
+    const Tensor u = up.unpack(self);
+    if (inplace_backward) {
+      TORCH_CHECK(!at::GradMode::is_enabled(),
+                  "activations_ext.gated: inplace_backward=True writes the "
+                  "gradients over gate and up, which a graph of the backward "
+                  "(create_graph=True) would still need; use "
+                  "inplace_backward=False for higher-order gradients");
+      TORCH_CHECK(!torch::autograd::get_current_graph_task_keep_graph(),
+                  "activations_ext.gated: inplace_backward=True writes the "
+                  "gradients over gate and up, so the graph cannot be run "
+                  "again (retain_graph=True); use inplace_backward=False");
+      gated_bwd_inplace_op(grads[0], a, u, p.act, p.alpha);
+      return {a.detach(), u.detach()};
+    }
+    auto [ga, gu] = gated_bwd_op(grads[0], a, u, p.act, p.alpha);
+    return {should_compute_output(0) ? ga : Tensor(),
+            should_compute_output(1) ? gu : Tensor()};
+  }
+  std::string name() const override { return "GatedBackward"; }
+  void release_variables() override {
+    gate.reset_data();
+    up.reset_data();
+  }
+};
+
+struct GatedBackwardNode : Node {
+  SavedVariable g;
+  SavedVariable gate;
+  SavedVariable up;
+  GatedArgs p;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined() && !grads[1].defined()) {
+      return {Tensor(), Tensor(), Tensor()};
+    }
+    const auto self = self_pointer(this);
+    auto [dg, da, du] = gated_backward_vjp(
+        grads[0], grads[1], g.unpack(self), gate.unpack(self), up.unpack(self),
+        p, should_compute_output(0), should_compute_output(1),
+        should_compute_output(2));
+    return {dg, da, du};
+  }
+  std::string name() const override { return "GatedBackwardBackward"; }
+  void release_variables() override {
+    g.reset_data();
+    gate.reset_data();
+    up.reset_data();
+  }
+};
+
+Tensor gated_autograd(const Tensor& gate, const Tensor& up,
+                      c10::string_view act, double alpha,
+                      bool inplace_backward) {
+  const bool record = grad_mode() && (needs_grad(gate) || needs_grad(up));
+  const Tensor at_ = tangent(gate);
+  const Tensor ut = tangent(up);
+  Tensor y = below_autograd(
+      [&] { return gated_op(gate, up, act, alpha, inplace_backward); });
+  if (!record && !at_.defined() && !ut.defined()) {
+    return y;
+  }
+  const GatedArgs p{std::string(act), alpha};
+  if (record) {
+    if (inplace_backward) {
+      check_overwritable(gate, "gate");
+      check_overwritable(up, "up");
+    }
+    auto node = make_node<GatedNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(gate, up));
+    node->p = p;
+    node->inplace_backward = inplace_backward;
+    torch::autograd::set_history(y, node);
+    node->gate = SavedVariable(gate, false);
+    node->up = SavedVariable(up, false);
+  }
+  if (at_.defined() || ut.defined()) {
+    y._set_fw_grad(gated_tangent(primal(gate), primal(up), at_, ut, p),
+                   /*level=*/0, /*is_inplace_op=*/false);
+  }
+  return y;
+}
+
+std::tuple<Tensor, Tensor> gated_backward_autograd(const Tensor& g,
+                                                   const Tensor& gate,
+                                                   const Tensor& up,
+                                                   c10::string_view act,
+                                                   double alpha) {
+  const bool record =
+      grad_mode() && (needs_grad(g) || needs_grad(gate) || needs_grad(up));
+  const Tensor gt = tangent(g);
+  const Tensor at_ = tangent(gate);
+  const Tensor ut = tangent(up);
+  auto [ga, gu] =
+      below_autograd([&] { return gated_bwd_op(g, gate, up, act, alpha); });
+  if (!record && !gt.defined() && !at_.defined() && !ut.defined()) {
+    return {ga, gu};
+  }
+  const GatedArgs p{std::string(act), alpha};
+  if (record) {
+    auto node = make_node<GatedBackwardNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(g, gate, up));
+    node->p = p;
+    torch::autograd::set_history(torch::autograd::flatten_tensor_args(ga, gu),
+                                 node);
+    node->g = SavedVariable(g, false);
+    node->gate = SavedVariable(gate, false);
+    node->up = SavedVariable(up, false);
+  }
+  if (gt.defined() || at_.defined() || ut.defined()) {
+    auto [ta, tu] = gated_backward_tangent(primal(g), primal(gate), primal(up),
+                                           gt, at_, ut, p);
+    ga._set_fw_grad(defined_or_zeros(ta, ga), /*level=*/0,
+                    /*is_inplace_op=*/false);
+    gu._set_fw_grad(defined_or_zeros(tu, gu), /*level=*/0,
+                    /*is_inplace_op=*/false);
+  }
+  return {ga, gu};
+}
+
+// The in-place backward is a step of GatedNode's backward, never part of a
+// differentiated graph; it bumps gate's and up's version counters, so a
+// later use of either raises autograd's in-place error.
+void gated_backward_inplace_autograd(const Tensor& g, const Tensor& gate,
+                                     const Tensor& up, c10::string_view act,
+                                     double alpha) {
+  TORCH_CHECK(!(grad_mode() && (needs_grad(g) || needs_grad(gate) ||
+                                needs_grad(up))),
+              "activations_ext.gated_backward_ is not differentiable");
+  below_autograd([&] { gated_bwd_inplace_op(g, gate, up, act, alpha); });
+  torch::autograd::increment_version(gate);
+  torch::autograd::increment_version(up);
+}
+
+struct SplitArgs {
+  GatedArgs p;
+  int64_t dim = 0;
+  bool up_first = false;
+};
+
+// (gate, up) halves of t along dim.
+std::pair<Tensor, Tensor> halves(const Tensor& t, const SplitArgs& s) {
+  const int64_t h = t.size(s.dim) / 2;
+  Tensor first = t.narrow(s.dim, 0, h);
+  Tensor second = t.narrow(s.dim, h, h);
+  return s.up_first ? std::make_pair(second, first)
+                    : std::make_pair(first, second);
+}
+
+// The tensor of the input's shape whose (gate, up) halves are (ta, tu).
+Tensor join(const Tensor& ta, const Tensor& tu, const SplitArgs& s) {
+  return s.up_first ? at::cat({tu, ta}, s.dim) : at::cat({ta, tu}, s.dim);
+}
+
+struct GatedSplitNode : Node {
+  SavedVariable x;
+  SplitArgs s;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined()) {
+      return {Tensor()};
+    }
+    return {gated_split_bwd_op(grads[0], x.unpack(self_pointer(this)),
+                               s.p.act, s.p.alpha, s.dim, s.up_first)};
+  }
+  std::string name() const override { return "GatedSplitBackward"; }
+  void release_variables() override { x.reset_data(); }
+};
+
+struct GatedSplitBackwardNode : Node {
+  SavedVariable g;
+  SavedVariable x;
+  SplitArgs s;
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined()) {
+      return {Tensor(), Tensor()};
+    }
+    const auto self = self_pointer(this);
+    const Tensor g_ = g.unpack(self);
+    const Tensor x_ = x.unpack(self);
+    auto [Ha, Hu] = halves(grads[0], s);
+    auto [a, u] = halves(x_, s);
+    auto [dg, da, du] =
+        gated_backward_vjp(Ha, Hu, g_, a, u, s.p, should_compute_output(0),
+                           should_compute_output(1), should_compute_output(1));
+    Tensor dx;
+    if (should_compute_output(1) && (da.defined() || du.defined())) {
+      dx = join(defined_or_zeros(da, a), defined_or_zeros(du, u), s);
+    }
+    return {dg, dx};
+  }
+  std::string name() const override { return "GatedSplitBackwardBackward"; }
+  void release_variables() override {
+    g.reset_data();
+    x.reset_data();
+  }
+};
+
+SplitArgs split_args(const Tensor& x, c10::string_view act, double alpha,
+                     int64_t dim, bool up_first) {
+  return {{std::string(act), alpha},
+          c10::maybe_wrap_dim(dim, std::max<int64_t>(x.dim(), 1)),
+          up_first};
+}
+
+Tensor gated_split_autograd(const Tensor& x, c10::string_view act,
+                            double alpha, int64_t dim, bool up_first) {
+  const bool record = grad_mode() && needs_grad(x);
+  const Tensor xt = tangent(x);
+  Tensor y = below_autograd(
+      [&] { return gated_split_op(x, act, alpha, dim, up_first); });
+  if (!record && !xt.defined()) {
+    return y;
+  }
+  const SplitArgs s = split_args(x, act, alpha, dim, up_first);
+  if (record) {
+    auto node = make_node<GatedSplitNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x));
+    node->s = s;
+    torch::autograd::set_history(y, node);
+    node->x = SavedVariable(x, false);
+  }
+  if (xt.defined()) {
+    auto [a, u] = halves(primal(x), s);
+    auto [at_, ut] = halves(xt, s);
+    y._set_fw_grad(gated_tangent(a, u, at_, ut, s.p), /*level=*/0,
+                   /*is_inplace_op=*/false);
+  }
+  return y;
+}
+
+Tensor gated_split_backward_autograd(const Tensor& g, const Tensor& x,
+                                     c10::string_view act, double alpha,
+                                     int64_t dim, bool up_first) {
+  const bool record = grad_mode() && (needs_grad(g) || needs_grad(x));
+  const Tensor gt = tangent(g);
+  const Tensor xt = tangent(x);
+  Tensor gx = below_autograd(
+      [&] { return gated_split_bwd_op(g, x, act, alpha, dim, up_first); });
+  if (!record && !gt.defined() && !xt.defined()) {
+    return gx;
+  }
+  const SplitArgs s = split_args(x, act, alpha, dim, up_first);
+  if (record) {
+    auto node = make_node<GatedSplitBackwardNode>();
+    node->set_next_edges(torch::autograd::collect_next_edges(g, x));
+    node->s = s;
+    torch::autograd::set_history(gx, node);
+    node->g = SavedVariable(g, false);
+    node->x = SavedVariable(x, false);
+  }
+  if (gt.defined() || xt.defined()) {
+    auto [a, u] = halves(primal(x), s);
+    Tensor at_;
+    Tensor ut;
+    if (xt.defined()) {
+      std::tie(at_, ut) = halves(xt, s);
+    }
+    auto [ta, tu] =
+        gated_backward_tangent(primal(g), a, u, gt, at_, ut, s.p);
+    gx._set_fw_grad(join(defined_or_zeros(ta, a), defined_or_zeros(tu, u), s),
+                    /*level=*/0, /*is_inplace_op=*/false);
+  }
+  return gx;
+}
+
 }  // namespace
 }  // namespace activations_ext
 
@@ -1359,4 +1754,9 @@ TORCH_LIBRARY_IMPL(activations_ext, Autograd, m) {
   m.impl("bias_act", &bias_act_autograd);
   m.impl("bias_act_backward", &bias_act_backward_autograd);
   m.impl("bias_act_count", &bias_act_count_autograd);
+  m.impl("gated", &gated_autograd);
+  m.impl("gated_backward", &gated_backward_autograd);
+  m.impl("gated_backward_", &gated_backward_inplace_autograd);
+  m.impl("gated_split", &gated_split_autograd);
+  m.impl("gated_split_backward", &gated_split_backward_autograd);
 }

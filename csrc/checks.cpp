@@ -252,4 +252,21 @@ ActParams check_bias_act(const at::Tensor& x,
   return p;
 }
 
+ActParams check_gated(const at::Tensor& gate, const at::Tensor& up,
+                      c10::string_view act, double alpha, const char* op) {
+  check_pair(gate, up, op, "gate", "up");
+  return bias_act_params(act, alpha, op);
+}
+
+int64_t check_gated_split(const at::Tensor& x, int64_t dim, const char* op) {
+  check_float(x, op, "input");
+  TORCH_CHECK(x.dim() > 0, "activations_ext.", op,
+              ": a 0-d input cannot be split into two halves");
+  const int64_t d = c10::maybe_wrap_dim(dim, x.dim());
+  TORCH_CHECK(holds((x.sym_size(d) % 2).sym_eq(0)), "activations_ext.", op,
+              ": input.shape[", d, "] is ", x.sym_size(d),
+              ", which is odd; the split needs an even size along dim");
+  return d;
+}
+
 }  // namespace activations_ext

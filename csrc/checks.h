@@ -63,4 +63,14 @@ void check_prelu_count_dim(const at::Tensor& x, const at::Tensor& w,
 // The activations bias_act (and the gated operators) accept, by name.
 ActParams bias_act_params(c10::string_view act, double alpha, const char* op);
 
+// The gated operators' operands: gate and up floating point with the same
+// dtype, device and shape, and an activation bias_act accepts. Returns its
+// parameters.
+ActParams check_gated(const at::Tensor& gate, const at::Tensor& up,
+                      c10::string_view act, double alpha, const char* op);
+
+// gated_split's input: at least one dimension, an even size along dim.
+// Returns dim wrapped.
+int64_t check_gated_split(const at::Tensor& x, int64_t dim, const char* op);
+
 }  // namespace activations_ext

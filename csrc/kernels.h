@@ -51,6 +51,18 @@ inline void dispatch_float_types(c10::ScalarType dtype, const F& f) {
   }
 }
 
+// The operands of a gated operator: `rows` rows of `len` contiguous
+// elements each; row r of operand k starts at base_k + r * row_stride[k]
+// bytes. Operand order: the outputs, then the inputs (forward: out, gate,
+// up; backward: grad_gate, grad_up, grad_output, gate, up). Dense operands
+// with equal strides are one row over memory; the halves of a contiguous
+// tensor split along a dimension are rows with the whole tensor's stride.
+struct GatedRows {
+  int64_t rows = 1;
+  int64_t len = 0;
+  int64_t row_stride[5] = {0, 0, 0, 0, 0};
+};
+
 namespace cpu {
 
 // One table per instruction set (DEFAULT, AVX2, AVX512), built from the same
@@ -78,6 +90,15 @@ struct KernelTable {
                            char* gin, const char* g, const char* x,
                            const char* w, int64_t n, int64_t s_gin, int64_t s_g,
                            int64_t s_x, int64_t s_w, double* acc);
+  // The gated operators over n contiguous elements:
+  // out = act(gate) * up.
+  void (*gated_forward)(const ActParams& p, c10::ScalarType dtype, char* out,
+                        const char* gate, const char* up, int64_t n);
+  // grad_gate = g * up * act'(gate), grad_up = g * act(gate), act(gate)
+  // recomputed. The outputs may be gate and up themselves.
+  void (*gated_backward)(const ActParams& p, c10::ScalarType dtype,
+                         char* grad_gate, char* grad_up, const char* g,
+                         const char* gate, const char* up, int64_t n);
 };
 
 // The table for the best instruction set that this processor supports and
@@ -145,6 +166,14 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype, void* gin,
                       c10::DeviceIndex device);
 int64_t channel_workspace_bytes(const ChannelShape& shape,
                                 c10::DeviceIndex device);
+// The gated operators over `rows` (operand order as GatedRows says).
+void gated_forward(const ActParams& p, c10::ScalarType dtype, void* out,
+                   const void* gate, const void* up, const GatedRows& rows,
+                   c10::DeviceIndex device);
+void gated_backward(const ActParams& p, c10::ScalarType dtype, void* grad_gate,
+                    void* grad_up, const void* g, const void* gate,
+                    const void* up, const GatedRows& rows,
+                    c10::DeviceIndex device);
 
 }  // namespace cuda
 

@@ -287,4 +287,157 @@ std::tuple<Tensor, Tensor> channel_forward_count(const Tensor& x_in,
   return {y, counts};
 }
 
+// ------------------------------------------------------------------ gated
+
+namespace {
+
+// Rows shorter than this are not worth a kernel call each: such layouts are
+// copied to contiguous memory instead.
+constexpr int64_t kMinRowLen = 64;
+
+// Dims [k, ndim) of t are row-major contiguous (size-1 dims ignored).
+bool inner_contiguous(const Tensor& t, int64_t k) {
+  int64_t expected = 1;
+  for (int64_t d = t.dim() - 1; d >= k; --d) {
+    if (t.size(d) == 1) {
+      continue;
+    }
+    if (t.stride(d) != expected) {
+      return false;
+    }
+    expected *= t.size(d);
+  }
+  return true;
+}
+
+// Dims [0, k) of t collapse into one dimension; its stride (elements) in rs.
+bool outer_collapses(const Tensor& t, int64_t k, int64_t& rs) {
+  rs = 0;
+  bool first = true;
+  int64_t expected = 0;
+  for (int64_t d = k - 1; d >= 0; --d) {
+    if (t.size(d) == 1) {
+      continue;
+    }
+    if (first) {
+      rs = t.stride(d);
+      expected = rs * t.size(d);
+      first = false;
+    } else if (t.stride(d) != expected) {
+      return false;
+    } else {
+      expected *= t.size(d);
+    }
+  }
+  return true;
+}
+
+// The operands (outputs first, all of one shape and dtype, n > 0) as
+// GatedRows, or nothing if some layout is neither of the two that
+// GatedRows describes.
+std::optional<GatedRows> gated_rows(const std::vector<Tensor>& ts) {
+  const Tensor& t0 = ts[0];
+  const int64_t n = t0.numel();
+  const int64_t es = t0.element_size();
+  GatedRows r;
+  bool dense = true;
+  for (const auto& t : ts) {
+    dense = dense && same_dense_layout(t, t0);
+  }
+  if (dense) {
+    r.rows = 1;
+    r.len = n;
+    return r;
+  }
+  for (int64_t k = 0; k < t0.dim(); ++k) {
+    int64_t len = 1;
+    for (int64_t d = k; d < t0.dim(); ++d) {
+      len *= t0.size(d);
+    }
+    if (len < kMinRowLen && len < n) {
+      break;
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < ts.size(); ++i) {
+      int64_t rs = 0;
+      ok = inner_contiguous(ts[i], k) && outer_collapses(ts[i], k, rs);
+      r.row_stride[i] = rs * es;
+    }
+    if (ok) {
+      r.rows = n / len;
+      r.len = len;
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+void gated_run(const ActParams& p, const std::vector<Tensor>& outs,
+               const std::vector<Tensor>& ins) {
+  const int64_t n = outs[0].numel();
+  if (n == 0) {
+    return;
+  }
+  std::vector<Tensor> all(outs);
+  all.insert(all.end(), ins.begin(), ins.end());
+  auto rows = gated_rows(all);
+  if (!rows) {
+    // Any other layout: contiguous copies in, contiguous results copied out.
+    std::vector<Tensor> co;
+    std::vector<Tensor> ci;
+    for (const auto& t : outs) {
+      co.push_back(at::empty(t.sizes(), t.options()));
+    }
+    for (const auto& t : ins) {
+      ci.push_back(t.contiguous());
+    }
+    gated_run(p, co, ci);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      outs[i].copy_(co[i]);
+    }
+    return;
+  }
+  const auto dtype = outs[0].scalar_type();
+  const bool cuda = outs[0].is_cuda();
+  const int64_t es = outs[0].element_size();
+  if (outs.size() == 1) {
+    if (cuda) {
+      cuda::gated_forward(p, dtype, ptr(outs[0]), cptr(ins[0]), cptr(ins[1]),
+                          *rows, outs[0].device().index());
+    } else {
+      cpu::gated_forward(p, dtype, *rows, es, ptr(outs[0]), cptr(ins[0]),
+                         cptr(ins[1]));
+    }
+    return;
+  }
+  if (cuda) {
+    cuda::gated_backward(p, dtype, ptr(outs[0]), ptr(outs[1]), cptr(ins[0]),
+                         cptr(ins[1]), cptr(ins[2]), *rows,
+                         outs[0].device().index());
+  } else {
+    cpu::gated_backward(p, dtype, *rows, es, ptr(outs[0]), ptr(outs[1]),
+                        cptr(ins[0]), cptr(ins[1]), cptr(ins[2]));
+  }
+}
+
+}  // namespace
+
+Tensor gated_empty(const Tensor& gate, const Tensor& up) {
+  if (same_dense_layout(gate, up)) {
+    return at::empty_like(gate);
+  }
+  return at::empty(gate.sizes(), gate.options());
+}
+
+void gated_forward_into(const Tensor& out, const Tensor& gate, const Tensor& up,
+                        const ActParams& p) {
+  gated_run(p, {out}, {gate, up});
+}
+
+void gated_backward_into(const Tensor& grad_gate, const Tensor& grad_up,
+                         const Tensor& g, const Tensor& gate, const Tensor& up,
+                         const ActParams& p) {
+  gated_run(p, {grad_gate, grad_up}, {g, gate, up});
+}
+
 }  // namespace activations_ext

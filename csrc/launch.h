@@ -39,4 +39,17 @@ std::tuple<at::Tensor, at::Tensor> channel_forward_count(const at::Tensor& x,
                                                          int64_t dim,
                                                          ChannelParams p);
 
+// The gated operators. Outputs are allocated by gated_empty(gate, up): like
+// gate when gate and up are dense with the same strides, contiguous
+// otherwise.
+at::Tensor gated_empty(const at::Tensor& gate, const at::Tensor& up);
+// out = act(gate) * up into `out` (same shape; any of the layouts below).
+void gated_forward_into(const at::Tensor& out, const at::Tensor& gate,
+                        const at::Tensor& up, const ActParams& p);
+// (grad_gate, grad_up) = (g * up * act'(gate), g * act(gate)) into the given
+// tensors, which may be gate and up themselves.
+void gated_backward_into(const at::Tensor& grad_gate, const at::Tensor& grad_up,
+                         const at::Tensor& g, const at::Tensor& gate,
+                         const at::Tensor& up, const ActParams& p);
+
 }  // namespace activations_ext

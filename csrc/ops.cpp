@@ -5,6 +5,7 @@
 //
 // The activations without parameters come from the table in table.h; the
 // others are written out here with their parameter handling.
+#include <ATen/MemoryOverlap.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
@@ -339,6 +340,74 @@ std::tuple<Tensor, Tensor> bias_act_count(const Tensor& x, const Tensor& bias,
   return channel_forward_count(x, a.bias, a.dim, a.p);
 }
 
+// ------------------------------------------------------------------ gated
+
+// act(gate) * up, and both gradients in one pass (launch.cpp, kernels).
+Tensor gated(const Tensor& gate, const Tensor& up, c10::string_view act,
+             double alpha, bool /*inplace_backward: autograd's*/) {
+  const ActParams p = check_gated(gate, up, act, alpha, "gated");
+  Tensor out = gated_empty(gate, up);
+  gated_forward_into(out, gate, up, p);
+  return out;
+}
+
+std::tuple<Tensor, Tensor> gated_backward(const Tensor& g, const Tensor& gate,
+                                          const Tensor& up,
+                                          c10::string_view act, double alpha) {
+  const ActParams p = check_gated(gate, up, act, alpha, "gated_backward");
+  check_pair(g, gate, "gated_backward", "grad_output", "gate");
+  Tensor grad_gate = gated_empty(gate, up);
+  Tensor grad_up = gated_empty(gate, up);
+  gated_backward_into(grad_gate, grad_up, g, gate, up, p);
+  return {grad_gate, grad_up};
+}
+
+// The gradients written over gate and up (inplace_backward).
+void gated_backward_(const Tensor& g, const Tensor& gate, const Tensor& up,
+                     c10::string_view act, double alpha) {
+  const ActParams p = check_gated(gate, up, act, alpha, "gated_backward_");
+  check_pair(g, gate, "gated_backward_", "grad_output", "gate");
+  at::assert_no_internal_overlap(gate);
+  at::assert_no_internal_overlap(up);
+  at::assert_no_overlap(gate, up);
+  gated_backward_into(gate, up, g, gate, up, p);
+}
+
+// The halves of x along d: (gate, up), in the order up_first says. Views:
+// nothing is copied.
+std::pair<Tensor, Tensor> split_halves(const Tensor& x, int64_t d,
+                                       bool up_first) {
+  const int64_t h = x.size(d) / 2;
+  Tensor first = x.narrow(d, 0, h);
+  Tensor second = x.narrow(d, h, h);
+  return up_first ? std::make_pair(second, first)
+                  : std::make_pair(first, second);
+}
+
+Tensor gated_split(const Tensor& x, c10::string_view act, double alpha,
+                   int64_t dim, bool up_first) {
+  const int64_t d = check_gated_split(x, dim, "gated_split");
+  const ActParams p = bias_act_params(act, alpha, "gated_split");
+  auto [gate, up] = split_halves(x, d, up_first);
+  Tensor out = at::empty(gate.sizes(), x.options());
+  gated_forward_into(out, gate, up, p);
+  return out;
+}
+
+// One gradient of x's shape, its two halves written directly.
+Tensor gated_split_backward(const Tensor& g, const Tensor& x,
+                            c10::string_view act, double alpha, int64_t dim,
+                            bool up_first) {
+  const int64_t d = check_gated_split(x, dim, "gated_split_backward");
+  const ActParams p = bias_act_params(act, alpha, "gated_split_backward");
+  auto [gate, up] = split_halves(x, d, up_first);
+  check_pair(g, gate, "gated_split_backward", "grad_output", "half of input");
+  Tensor gx = at::empty(x.sizes(), x.options());
+  auto [grad_gate, grad_up] = split_halves(gx, d, up_first);
+  gated_backward_into(grad_gate, grad_up, g, gate, up, p);
+  return gx;
+}
+
 }  // namespace
 
 std::string cpu_kernel_isa() { return cpu::kernels().name; }
@@ -414,6 +483,21 @@ TORCH_LIBRARY(activations_ext, m) {
   m.def(
       "bias_act_count(Tensor input, Tensor bias, str act, int dim, "
       "float alpha) -> (Tensor, Tensor)");
+  m.def(
+      "gated(Tensor gate, Tensor up, str act, float alpha, "
+      "bool inplace_backward=False) -> Tensor");
+  m.def(
+      "gated_backward(Tensor grad_output, Tensor gate, Tensor up, str act, "
+      "float alpha) -> (Tensor, Tensor)");
+  m.def(
+      "gated_backward_(Tensor grad_output, Tensor(a!) gate, Tensor(b!) up, "
+      "str act, float alpha) -> ()");
+  m.def(
+      "gated_split(Tensor input, str act, float alpha, int dim, "
+      "bool up_first) -> Tensor");
+  m.def(
+      "gated_split_backward(Tensor grad_output, Tensor input, str act, "
+      "float alpha, int dim, bool up_first) -> Tensor");
 }
 
 // One implementation serves both devices: it branches on the tensors'
@@ -440,7 +524,12 @@ TORCH_LIBRARY(activations_ext, m) {
   m.impl("prelu_count", &activations_ext::prelu_count);                 \
   m.impl("bias_act", &activations_ext::bias_act);                       \
   m.impl("bias_act_backward", &activations_ext::bias_act_backward);     \
-  m.impl("bias_act_count", &activations_ext::bias_act_count)
+  m.impl("bias_act_count", &activations_ext::bias_act_count);           \
+  m.impl("gated", &activations_ext::gated);                             \
+  m.impl("gated_backward", &activations_ext::gated_backward);           \
+  m.impl("gated_backward_", &activations_ext::gated_backward_);         \
+  m.impl("gated_split", &activations_ext::gated_split);                 \
+  m.impl("gated_split_backward", &activations_ext::gated_split_backward)
 #define ACTEXT_SIMPLE_REGISTER(name, act, functor, saves, inplace)          \
   m.impl(#name, &activations_ext::name);                                    \
   ACTEXT_IF_INPLACE(inplace, m.impl(#name "_", &activations_ext::name##_);) \

@@ -387,6 +387,72 @@ void channel_backward_loop(const Op& op, char* gin, const char* g,
   }
 }
 
+// ------------------------------------------------------------------ gated
+
+// out = act(gate) * up over n contiguous elements.
+template <typename scalar_t>
+void gated_forward_typed(const ActParams& p, char* out, const char* gate,
+                         const char* up, int64_t n) {
+  with_forward_op<acc_t<scalar_t>>(p, [&](const auto& op) {
+    const GatedOp<std::decay_t<decltype(op)>> gop{op};
+    map_contig<scalar_t, 2>(
+        [&](const auto& a, const auto& u) { return gop.forward(a, u); },
+        reinterpret_cast<scalar_t*>(out),
+        {reinterpret_cast<const scalar_t*>(gate),
+         reinterpret_cast<const scalar_t*>(up)},
+        n);
+  });
+}
+
+// (grad_gate, grad_up) from (g, gate, up) over n contiguous elements. Every
+// operand of a step is loaded before either result is stored, so the
+// outputs may be gate and up themselves (inplace_backward). Two steps per
+// iteration, as map_contig does, to overlap the activations' chains.
+template <typename scalar_t>
+void gated_backward_typed(const ActParams& p, char* grad_gate, char* grad_up,
+                          const char* g, const char* gate, const char* up,
+                          int64_t n) {
+  using L = Lanes<scalar_t>;
+  constexpr int64_t W = kStep<scalar_t>;
+  auto* o0 = reinterpret_cast<scalar_t*>(grad_gate);
+  auto* o1 = reinterpret_cast<scalar_t*>(grad_up);
+  const auto* gp = reinterpret_cast<const scalar_t*>(g);
+  const auto* ap = reinterpret_cast<const scalar_t*>(gate);
+  const auto* up_ = reinterpret_cast<const scalar_t*>(up);
+  with_forward_op<acc_t<scalar_t>>(p, [&](const auto& op) {
+    const GatedOp<std::decay_t<decltype(op)>> gop{op};
+    auto step = [&](const L& gl, const L& al, const L& ul, L& r0, L& r1) {
+      gop.backward(gl.a, al.a, ul.a, r0.a, r1.a);
+      if constexpr (kReduced<scalar_t>) {
+        gop.backward(gl.b, al.b, ul.b, r0.b, r1.b);
+      }
+    };
+    int64_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+      const L g0 = L::load(gp + i, W), a0 = L::load(ap + i, W),
+              u0 = L::load(up_ + i, W);
+      const L g1 = L::load(gp + i + W, W), a1 = L::load(ap + i + W, W),
+              u1 = L::load(up_ + i + W, W);
+      L r0, r1, s0, s1;
+      step(g0, a0, u0, r0, r1);
+      step(g1, a1, u1, s0, s1);
+      r0.store(o0 + i, W);
+      r1.store(o1 + i, W);
+      s0.store(o0 + i + W, W);
+      s1.store(o1 + i + W, W);
+    }
+    for (; i < n; i += W) {
+      const int64_t count = std::min(W, n - i);
+      const L gl = L::load(gp + i, count), al = L::load(ap + i, count),
+              ul = L::load(up_ + i, count);
+      L r0, r1;
+      step(gl, al, ul, r0, r1);
+      r0.store(o0 + i, count);
+      r1.store(o1 + i, count);
+    }
+  });
+}
+
 // ------------------------------------------------------------- entry points
 
 void forward(const ActParams& p, c10::ScalarType dtype, char* out,
@@ -429,6 +495,21 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype, char* gin,
   });
 }
 
+void gated_forward(const ActParams& p, c10::ScalarType dtype, char* out,
+                   const char* gate, const char* up, int64_t n) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    gated_forward_typed<decltype(tag)>(p, out, gate, up, n);
+  });
+}
+
+void gated_backward(const ActParams& p, c10::ScalarType dtype, char* grad_gate,
+                    char* grad_up, const char* g, const char* gate,
+                    const char* up, int64_t n) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    gated_backward_typed<decltype(tag)>(p, grad_gate, grad_up, g, gate, up, n);
+  });
+}
+
 #define ACTEXT_STR2(x) #x
 #define ACTEXT_STR(x) ACTEXT_STR2(x)
 
@@ -436,8 +517,9 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype, char* gin,
 
 const KernelTable& kernel_table() {
   static const KernelTable table{ACTEXT_STR(CPU_CAPABILITY), &forward,
-                                 &backward, &channel_forward,
-                                 &channel_backward};
+                                 &backward,      &channel_forward,
+                                 &channel_backward, &gated_forward,
+                                 &gated_backward};
   return table;
 }
 

@@ -192,5 +192,48 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
   }
 }
 
+namespace {
+
+// Calls f(r, c, m) for pieces (row r, elements [c, c + m)) of a rows x len
+// problem, in parallel chunks of about kGrain elements.
+template <typename F>
+void for_row_pieces(const GatedRows& R, const F& f) {
+  at::parallel_for(0, R.rows * R.len, kGrain, [&](int64_t b, int64_t e) {
+    while (b < e) {
+      const int64_t r = b / R.len;
+      const int64_t c = b % R.len;
+      const int64_t m = std::min(R.len - c, e - b);
+      f(r, c, m);
+      b += m;
+    }
+  });
+}
+
+}  // namespace
+
+void gated_forward(const ActParams& p, c10::ScalarType dtype,
+                   const GatedRows& rows, int64_t es, char* out,
+                   const char* gate, const char* up) {
+  const auto& k = kernels();
+  const int64_t* rs = rows.row_stride;
+  for_row_pieces(rows, [&](int64_t r, int64_t c, int64_t m) {
+    k.gated_forward(p, dtype, out + r * rs[0] + c * es,
+                    gate + r * rs[1] + c * es, up + r * rs[2] + c * es, m);
+  });
+}
+
+void gated_backward(const ActParams& p, c10::ScalarType dtype,
+                    const GatedRows& rows, int64_t es, char* grad_gate,
+                    char* grad_up, const char* g, const char* gate,
+                    const char* up) {
+  const auto& k = kernels();
+  const int64_t* rs = rows.row_stride;
+  for_row_pieces(rows, [&](int64_t r, int64_t c, int64_t m) {
+    k.gated_backward(p, dtype, grad_gate + r * rs[0] + c * es,
+                     grad_up + r * rs[1] + c * es, g + r * rs[2] + c * es,
+                     gate + r * rs[3] + c * es, up + r * rs[4] + c * es, m);
+  });
+}
+
 }  // namespace cpu
 }  // namespace activations_ext

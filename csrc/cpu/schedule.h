@@ -41,5 +41,15 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
                       const char* x, const char* w, int64_t es,
                       std::vector<double>* sums);
 
+// The gated operators over `rows` (byte strides; operand order as
+// GatedRows says), in parallel chunks of ATen's grain.
+void gated_forward(const ActParams& p, c10::ScalarType dtype,
+                   const GatedRows& rows, int64_t es, char* out,
+                   const char* gate, const char* up);
+void gated_backward(const ActParams& p, c10::ScalarType dtype,
+                    const GatedRows& rows, int64_t es, char* grad_gate,
+                    char* grad_up, const char* g, const char* gate,
+                    const char* up);
+
 }  // namespace cpu
 }  // namespace activations_ext

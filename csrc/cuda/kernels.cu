@@ -472,6 +472,141 @@ ChannelPlan channel_plan(const ChannelShape& sh, c10::DeviceIndex device) {
   return p;
 }
 
+// ------------------------------------------------------------------ gated
+
+template <typename Op>
+struct GatedForwardFn {
+  GatedOp<Op> op;
+  template <typename T>
+  __device__ __forceinline__ void operator()(const T (&in)[2],
+                                             T (&out)[1]) const {
+    out[0] = op.forward(in[0], in[1]);
+  }
+};
+template <typename Op>
+struct GatedBackwardFn {
+  GatedOp<Op> op;
+  template <typename T>
+  __device__ __forceinline__ void operator()(const T (&in)[3],
+                                             T (&out)[2]) const {
+    op.backward(in[0], in[1], in[2], out[0], out[1]);
+  }
+};
+
+// One element or one 16-byte vector (N elements) at element e of row r of
+// every operand: all inputs are read before any output is written, so an
+// output may be an input (inplace_backward).
+template <typename scalar_t, int N, int NOUT, int NIN, typename F>
+__device__ __forceinline__ void gated_step(const F& f,
+                                           const Inputs<char*, NOUT>& out,
+                                           const Inputs<const char*, NIN>& in,
+                                           const GatedRows& R, int64_t r,
+                                           int64_t e) {
+  using acc_t = opmath_t<scalar_t>;
+  using Chunk = std::conditional_t<N == 1, scalar_t, Pack<scalar_t>>;
+  const int64_t byte = e * static_cast<int64_t>(sizeof(scalar_t));
+  Chunk cin[NIN];
+#pragma unroll
+  for (int k = 0; k < NIN; ++k) {
+    cin[k] = *reinterpret_cast<const Chunk*>(in.p[k] +
+                                             r * R.row_stride[NOUT + k] + byte);
+  }
+  Chunk cout[NOUT];
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    acc_t a[NIN];
+    acc_t o[NOUT];
+#pragma unroll
+    for (int k = 0; k < NIN; ++k) {
+      if constexpr (N == 1) {
+        a[k] = static_cast<acc_t>(cin[k]);
+      } else {
+        a[k] = static_cast<acc_t>(cin[k].v[j]);
+      }
+    }
+    f(a, o);
+#pragma unroll
+    for (int m = 0; m < NOUT; ++m) {
+      if constexpr (N == 1) {
+        cout[m] = static_cast<scalar_t>(o[m]);
+      } else {
+        cout[m].v[j] = static_cast<scalar_t>(o[m]);
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < NOUT; ++m) {
+    *reinterpret_cast<Chunk*>(out.p[m] + r * R.row_stride[m] + byte) = cout[m];
+  }
+}
+
+// The operands as GatedRows. With kVectorized every row of every operand
+// starts on a 16-byte boundary: threads stride over the rows' whole
+// vectors, then over the rows' last len % N elements one by one; otherwise
+// over single elements. 64-bit indices; one row skips the division.
+template <typename scalar_t, int NOUT, int NIN, bool kVectorized, typename F>
+__global__ void __launch_bounds__(kThreads)
+    gated_kernel(F f, Inputs<char*, NOUT> out, Inputs<const char*, NIN> in,
+                 GatedRows R) {
+  constexpr int N = kVectorized ? kVec<scalar_t> : 1;
+  const int64_t tid =
+      static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t per_row = R.len / N;
+  const int64_t items = R.rows * per_row;
+  for (int64_t v = tid; v < items; v += stride) {
+    int64_t r = 0;
+    int64_t c = v;
+    if (R.rows != 1) {
+      r = v / per_row;
+      c = v - r * per_row;
+    }
+    gated_step<scalar_t, N, NOUT, NIN>(f, out, in, R, r, c * N);
+  }
+  if constexpr (kVectorized) {
+    const int64_t tail = R.len - per_row * N;
+    if (tail > 0) {
+      for (int64_t t = tid; t < R.rows * tail; t += stride) {
+        const int64_t r = t / tail;
+        gated_step<scalar_t, 1, NOUT, NIN>(f, out, in, R, r,
+                                           per_row * N + (t - r * tail));
+      }
+    }
+  }
+}
+
+template <typename scalar_t, int NOUT, int NIN, typename F>
+void launch_gated(const F& f, Inputs<void*, NOUT> out,
+                  Inputs<const void*, NIN> in, const GatedRows& R,
+                  c10::DeviceIndex device) {
+  const cudaStream_t stream = stream_of(device);
+  Inputs<char*, NOUT> o;
+  Inputs<const char*, NIN> i;
+  bool vec = true;
+  for (int m = 0; m < NOUT; ++m) {
+    o.p[m] = static_cast<char*>(out.p[m]);
+    vec = vec && reinterpret_cast<uintptr_t>(o.p[m]) % 16 == 0 &&
+          (R.rows == 1 || R.row_stride[m] % 16 == 0);
+  }
+  for (int k = 0; k < NIN; ++k) {
+    i.p[k] = static_cast<const char*>(in.p[k]);
+    vec = vec && reinterpret_cast<uintptr_t>(i.p[k]) % 16 == 0 &&
+          (R.rows == 1 || R.row_stride[NOUT + k] % 16 == 0);
+  }
+  if (vec) {
+    const int64_t items = std::max<int64_t>(
+        R.rows * (R.len / kVec<scalar_t>), R.rows * (R.len % kVec<scalar_t>));
+    gated_kernel<scalar_t, NOUT, NIN, true>
+        <<<grid_for(std::max<int64_t>(items, 1), device), kThreads, 0,
+           stream>>>(f, o, i, R);
+  } else {
+    gated_kernel<scalar_t, NOUT, NIN, false>
+        <<<grid_for(R.rows * R.len, device), kThreads, 0, stream>>>(f, o, i,
+                                                                    R);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ entry points
@@ -612,6 +747,36 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype, void* gin,
               static_cast<scalar_t*>(gw), partial, plan.chunks, sh.channels);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     }
+  });
+}
+
+void gated_forward(const ActParams& p, c10::ScalarType dtype, void* out,
+                   const void* gate, const void* up, const GatedRows& rows,
+                   c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    with_forward_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
+      using Op = std::decay_t<decltype(op)>;
+      launch_gated<scalar_t, 1, 2>(GatedForwardFn<Op>{{op}}, {{out}},
+                                   {{gate, up}}, rows, device);
+    });
+  });
+}
+
+void gated_backward(const ActParams& p, c10::ScalarType dtype, void* grad_gate,
+                    void* grad_up, const void* g, const void* gate,
+                    const void* up, const GatedRows& rows,
+                    c10::DeviceIndex device) {
+  c10::cuda::CUDAGuard guard(device);
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    with_forward_op<opmath_t<scalar_t>>(p, [&](const auto& op) {
+      using Op = std::decay_t<decltype(op)>;
+      launch_gated<scalar_t, 2, 3>(GatedBackwardFn<Op>{{op}},
+                                   {{grad_gate, grad_up}}, {{g, gate, up}},
+                                   rows, device);
+    });
   });
 }
 

@@ -49,6 +49,15 @@ void channel_backward(const ChannelParams&, c10::ScalarType, void*, void*,
 int64_t channel_workspace_bytes(const ChannelShape&, c10::DeviceIndex) {
   no_cuda();
 }
+void gated_forward(const ActParams&, c10::ScalarType, void*, const void*,
+                   const void*, const GatedRows&, c10::DeviceIndex) {
+  no_cuda();
+}
+void gated_backward(const ActParams&, c10::ScalarType, void*, void*,
+                    const void*, const void*, const void*, const GatedRows&,
+                    c10::DeviceIndex) {
+  no_cuda();
+}
 
 }  // namespace cuda
 }  // namespace activations_ext
