@@ -124,3 +124,15 @@ def check_no_internal_overlap(x: torch.Tensor) -> None:
             "unsupported operation: more than one element of the written-to tensor refers to a single "
             "memory location. Please clone() the tensor before performing the operation."
         )
+
+
+def check_gated(gate: torch.Tensor, up: torch.Tensor, act: str, alpha: float, op: str) -> None:
+    """The gated operators' operands: gate and up floating point with the
+    same dtype, device and shape, and an activation bias_act accepts."""
+    _C._check_gated(gate, up, act, float(alpha), op)
+
+
+def check_gated_split(x: torch.Tensor, dim: int, op: str) -> int:
+    """gated_split's input: at least one dimension and an even size along
+    ``dim``. Returns ``dim`` wrapped."""
+    return _C._check_gated_split(x, int(dim), op)

@@ -317,6 +317,73 @@ def _bias_act_count_rule(info, in_dims, x, bias, act, dim, alpha):
     return (_unmerge(y, shape, d, batch), counts.reshape(batch, shape[d])), (d, 0)
 
 
+# ---------------------------------------------------------------------- gated
+
+
+def _gated_backward_rule(info, in_dims, g, gate, up, act, alpha):
+    batch = info.batch_size
+    shape = _example_shape(gate, in_dims[1])
+    _check_same_shape("gated_backward", shape, _example_shape(up, in_dims[2]), "gate", "up")
+    _check_same_shape("gated_backward", _example_shape(g, in_dims[0]), shape, "grad_output", "gate")
+    ga, gu = _ops.gated_backward.default(
+        _front(g, in_dims[0], batch), _front(gate, in_dims[1], batch), _front(up, in_dims[2], batch), act, alpha
+    )
+    return (ga, gu), (0, 0)
+
+
+def _gated_backward_inplace_rule(info, in_dims, g, gate, up, act, alpha):
+    # Writes over gate and up: each must be batched (one example's gradient
+    # cannot be written over a tensor all examples share).
+    if in_dims[1] is None or in_dims[2] is None:
+        raise RuntimeError(
+            "vmap: activations_ext.gated_backward_ writes over gate and up, so both must be vmapped over; "
+            "use activations_ext.gated_backward instead"
+        )
+    batch = info.batch_size
+    _check_same_shape(
+        "gated_backward_", _example_shape(gate, in_dims[1]), _example_shape(up, in_dims[2]), "gate", "up"
+    )
+    _check_same_shape(
+        "gated_backward_", _example_shape(g, in_dims[0]), _example_shape(gate, in_dims[1]), "grad_output", "gate"
+    )
+    _ops.gated_backward_.default(
+        _front(g, in_dims[0], batch), gate.movedim(in_dims[1], 0), up.movedim(in_dims[2], 0), act, alpha
+    )
+    return None, None
+
+
+def _split_dim(op: str, shape: Shape, dim: int) -> int:
+    """gated_split's dimension within one example, checked as
+    check_gated_split() in csrc/checks.cpp checks it."""
+    if not shape:
+        raise RuntimeError(f"activations_ext.{op}: a 0-d input cannot be split into two halves")
+    d = _wrap_dim(dim, len(shape))
+    if shape[d] % 2:
+        raise RuntimeError(
+            f"activations_ext.{op}: input.shape[{d}] is {shape[d]}, which is odd; the split needs an even "
+            f"size along dim"
+        )
+    return d
+
+
+def _gated_split_rule(info, in_dims, x, act, alpha, dim, up_first):
+    d = _split_dim("gated_split", _example_shape(x, in_dims[0]), dim)
+    return _ops.gated_split.default(x.movedim(in_dims[0], 0), act, alpha, d + 1, up_first), 0
+
+
+def _gated_split_backward_rule(info, in_dims, g, x, act, alpha, dim, up_first):
+    batch = info.batch_size
+    shape = _example_shape(x, in_dims[1])
+    d = _split_dim("gated_split_backward", shape, dim)
+    half = list(shape)
+    half[d] //= 2
+    _check_same_shape("gated_split_backward", _example_shape(g, in_dims[0]), half, "grad_output", "half of input")
+    gx = _ops.gated_split_backward.default(
+        _front(g, in_dims[0], batch), _front(x, in_dims[1], batch), act, alpha, d + 1, up_first
+    )
+    return gx, 0
+
+
 # -------------------------------------------------------------- registration
 
 # The activations of the spec table without a tensor parameter: one rule per
@@ -342,6 +409,11 @@ RULES: dict = {
     "bias_act": _bias_act_rule,
     "bias_act_backward": _bias_act_backward_rule,
     "bias_act_count": _bias_act_count_rule,
+    "gated": _pair("gated", _ops.gated.default, "gate", "up"),
+    "gated_backward": _gated_backward_rule,
+    "gated_backward_": _gated_backward_inplace_rule,
+    "gated_split": _gated_split_rule,
+    "gated_split_backward": _gated_split_backward_rule,
 }
 """The batching rule of every operator, by operator name."""
 

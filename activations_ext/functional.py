@@ -76,6 +76,8 @@ _relu_squared = _lib.relu_squared.default
 _rrelu_noise = _lib.rrelu_noise.default
 _rrelu_with_noise = _lib.rrelu_with_noise.default
 _bias_act = _lib.bias_act.default
+_gated = _lib.gated.default
+_gated_split = _lib.gated_split.default
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -547,6 +549,19 @@ scalar parameter ``alpha`` stands for, its torch default), or None when the
 activation has none."""
 
 
+def _act_alpha(fn: str, act: str, alpha: Optional[float]) -> float:
+    """``alpha`` for ``act``, one of ``BIAS_ACTS``: torch's default when None,
+    an error for an activation without a scalar parameter."""
+    if act not in BIAS_ACTS:
+        raise ValueError(f"{fn}: unknown act {act!r}; expected one of {sorted(BIAS_ACTS)}")
+    param = BIAS_ACTS[act]
+    if param is None:
+        if alpha is not None:
+            raise ValueError(f"{fn}: act={act!r} takes no alpha, but got alpha={alpha}")
+        return 0.0
+    return float(param[1] if alpha is None else alpha)
+
+
 def bias_act(
     input: Tensor,
     bias: Optional[Tensor] = None,
@@ -579,16 +594,7 @@ def bias_act(
         >>> x = torch.randn(8, 4)
         >>> y = bias_act(x, torch.zeros(4), act="gelu", dim=-1)
     """
-    if act not in BIAS_ACTS:
-        raise ValueError(f"bias_act: unknown act {act!r}; expected one of {sorted(BIAS_ACTS)}")
-    param = BIAS_ACTS[act]
-    if param is None:
-        if alpha is not None:
-            raise ValueError(f"bias_act: act={act!r} takes no alpha, but got alpha={alpha}")
-        alpha = 0.0
-    elif alpha is None:
-        alpha = param[1]
-    alpha = float(alpha)
+    alpha = _act_alpha("bias_act", act, alpha)
     gain = 1.0 if gain is None else float(gain)
     if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
         out = _fast.bias_act(input, bias, act, dim, alpha, gain, clamp)
@@ -597,4 +603,102 @@ def bias_act(
     return _bias_act(input, bias, act, dim, alpha, gain, clamp)
 
 
-__all__ = [s.name for s in _spec.SPECS] + ["BIAS_ACTS", "bias_act"]
+# ---------------------------------------------------------------------- gated
+
+GATED_ACTS = BIAS_ACTS
+"""The gated operators' activations (those of ``bias_act``): act name ->
+(name of the scalar parameter ``alpha`` stands for, its torch default), or
+None."""
+
+
+def gated(
+    gate: Tensor,
+    up: Tensor,
+    act: str = "silu",
+    alpha: Optional[float] = None,
+    inplace_backward: bool = False,
+) -> Tensor:
+    """``act(gate) * up`` in one pass: the gated MLP's activation (SwiGLU for
+    ``act='silu'``, GeGLU for ``'gelu'``, ReGLU for ``'relu'``).
+
+    Args:
+        gate, up: tensors of the same shape, dtype (float16, bfloat16,
+            float32, float64) and device, any strides. Unlike eager
+            ``act(gate) * up`` there is no broadcasting or type promotion: a
+            mismatch is an error naming both.
+        act: any of ``GATED_ACTS`` (the spec table's activations without a
+            tensor parameter, ``'gelu_tanh'`` and ``'linear'``).
+        alpha: the activation's scalar parameter (LeakyReLU's slope, ELU's
+            alpha, Softplus's beta); torch's default when None.
+        inplace_backward: the backward writes the two gradients over the
+            storage of ``gate`` and ``up`` instead of allocating them (lower
+            peak memory). ``gate`` and ``up`` must be results of recorded
+            operations (not leaves); any later use of them raises autograd's
+            in-place error, and ``create_graph=True`` or
+            ``retain_graph=True`` raise.
+
+    The forward reads gate and up once and writes the output once; float16
+    and bfloat16 are computed in float32 and rounded once. The backward
+    computes ``grad_gate = grad * up * act'(gate)`` and
+    ``grad_up = grad * act(gate)`` in one pass, recomputing ``act(gate)``:
+    autograd keeps only gate and up.
+
+    Example:
+        >>> h = gated(gate_proj(x), up_proj(x), act="silu")
+    """
+    alpha = _act_alpha("gated", act, alpha)
+    return _gated(gate, up, act, alpha, bool(inplace_backward))
+
+
+def swiglu(gate: Tensor, up: Tensor, inplace_backward: bool = False) -> Tensor:
+    """``silu(gate) * up`` (Llama, Mistral, Qwen); see :func:`gated`."""
+    return _gated(gate, up, "silu", 0.0, bool(inplace_backward))
+
+
+def geglu(gate: Tensor, up: Tensor, approximate: str = "none", inplace_backward: bool = False) -> Tensor:
+    """``gelu(gate, approximate) * up`` (Gemma, T5 v1.1); see :func:`gated`."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"geglu: approximate must be 'none' or 'tanh', but got {approximate!r}")
+    return _gated(gate, up, "gelu" if approximate == "none" else "gelu_tanh", 0.0, bool(inplace_backward))
+
+
+def reglu(gate: Tensor, up: Tensor, inplace_backward: bool = False) -> Tensor:
+    """``relu(gate) * up``; see :func:`gated`."""
+    return _gated(gate, up, "relu", 0.0, bool(inplace_backward))
+
+
+def gated_split(
+    input: Tensor,
+    act: str = "silu",
+    dim: int = -1,
+    order: str = "gate_up",
+    alpha: Optional[float] = None,
+) -> Tensor:
+    """``act(first half) * second half`` of ``input`` along ``dim`` (vLLM's
+    ``silu_and_mul`` convention; ``order='up_gate'`` for the reverse), for a
+    fused ``gate_up_proj`` output. The halves are read in place, never
+    copied, and the backward writes one gradient of ``input``'s shape
+    directly. An odd size along ``dim`` is an error."""
+    if order not in ("gate_up", "up_gate"):
+        raise ValueError(f"gated_split: order must be 'gate_up' or 'up_gate', but got {order!r}")
+    alpha = _act_alpha("gated_split", act, alpha)
+    return _gated_split(input, act, alpha, int(dim), order == "up_gate")
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """GLU, ``first half * sigmoid(second half)`` along ``dim``. Like
+    ``F.glu``."""
+    return _gated_split(input, "sigmoid", 0.0, int(dim), True)
+
+
+__all__ = [s.name for s in _spec.SPECS] + [
+    "BIAS_ACTS",
+    "GATED_ACTS",
+    "bias_act",
+    "gated",
+    "gated_split",
+    "geglu",
+    "glu",
+    "reglu",
+    "swiglu",
+]

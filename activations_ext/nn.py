@@ -303,7 +303,73 @@ class LinearAct(torch.nn.Linear):
         return super().extra_repr() + extra
 
 
+class GLU(torch.nn.GLU):
+    """``torch.nn.GLU`` on our fused kernels: first half * sigmoid(second
+    half) along ``dim``, the halves read in place."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+
+class GatedMLP(torch.nn.Module):
+    """The gated MLP of Llama-style models:
+    ``down_proj(act(gate_proj(x)) * up_proj(x))``, the gating fused
+    (:func:`activations_ext.functional.gated`).
+
+    Children ``gate_proj`` and ``up_proj`` (hidden -> intermediate) and
+    ``down_proj`` (intermediate -> hidden) are ``torch.nn.Linear``s with the
+    names and shapes of transformers' ``LlamaMLP``, so its state_dict loads
+    into this module and back.
+
+    Args:
+        hidden_size, intermediate_size: the layer's widths.
+        act: any of ``GATED_ACTS`` (``'silu'``: SwiGLU, ``'gelu'`` or
+            ``'gelu_tanh'``: GeGLU).
+        bias: whether the three projections have biases.
+        alpha: the activation's scalar parameter, if it has one.
+        inplace_backward: the gating's backward writes its gradients over
+            the projections' outputs (see ``gated``), lowering the peak
+            memory of training.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        act: str = "silu",
+        bias: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        alpha: Optional[float] = None,
+        inplace_backward: bool = False,
+    ) -> None:
+        super().__init__()
+        F._act_alpha("GatedMLP", act, alpha)
+        kw = {"bias": bias, "device": device, "dtype": dtype}
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.gate_proj = torch.nn.Linear(hidden_size, intermediate_size, **kw)
+        self.up_proj = torch.nn.Linear(hidden_size, intermediate_size, **kw)
+        self.down_proj = torch.nn.Linear(intermediate_size, hidden_size, **kw)
+        self.act = act
+        self.alpha = alpha
+        self.inplace_backward = inplace_backward
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.gated(self.gate_proj(x), self.up_proj(x), self.act, self.alpha, self.inplace_backward)
+        return self.down_proj(h)
+
+    def extra_repr(self) -> str:
+        extra = f"act={self.act!r}"
+        if self.alpha is not None:
+            extra += f", alpha={self.alpha}"
+        if self.inplace_backward:
+            extra += ", inplace_backward=True"
+        return extra
+
+
 # Modules a DeadUnitMonitor watches: those of the spec table's monitored rows.
 _MONITORABLE = tuple(s.module for s in _spec.SPECS if s.monitored)
 
-__all__ = [s.module_name for s in _spec.SPECS] + ["LinearAct"]
+__all__ = [s.module_name for s in _spec.SPECS] + ["GLU", "GatedMLP", "LinearAct"]

@@ -24,6 +24,8 @@ from ._checks import (
     check_bias_act,
     check_bias_grad,
     check_float,
+    check_gated,
+    check_gated_split,
     check_no_internal_overlap,
     check_pair,
     check_prelu,
@@ -224,3 +226,57 @@ def _prelu_count_fake(x, weight, dim):
     units = x.shape[d]
     y = _channel_like(x, d, units)
     return y, x.new_empty((units,), dtype=torch.int64)
+
+
+# ---------------------------------------------------------------------- gated
+
+
+def _gated_like(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    # Mirrors gated_empty() in csrc/launch.cpp: like gate when gate and up are
+    # dense with the same strides, contiguous otherwise.
+    if _is_dense(gate) and gate.stride() == up.stride():
+        return torch.empty_like(gate)
+    return torch.empty(gate.shape, dtype=gate.dtype, device=gate.device)
+
+
+def _half_shape(x: torch.Tensor, d: int) -> list:
+    shape = list(x.shape)
+    shape[d] = shape[d] // 2
+    return shape
+
+
+@torch.library.register_fake("activations_ext::gated")
+def _gated_fake(gate, up, act, alpha, inplace_backward=False):
+    check_gated(gate, up, act, alpha, "gated")
+    return _gated_like(gate, up)
+
+
+@torch.library.register_fake("activations_ext::gated_backward")
+def _gated_backward_fake(g, gate, up, act, alpha):
+    check_gated(gate, up, act, alpha, "gated_backward")
+    check_pair(g, gate, "gated_backward", "grad_output", "gate")
+    return _gated_like(gate, up), _gated_like(gate, up)
+
+
+@torch.library.register_fake("activations_ext::gated_backward_")
+def _gated_backward_inplace_fake(g, gate, up, act, alpha):
+    check_gated(gate, up, act, alpha, "gated_backward_")
+    check_pair(g, gate, "gated_backward_", "grad_output", "gate")
+    check_no_internal_overlap(gate)
+    check_no_internal_overlap(up)
+    return None
+
+
+@torch.library.register_fake("activations_ext::gated_split")
+def _gated_split_fake(x, act, alpha, dim, up_first):
+    d = check_gated_split(x, dim, "gated_split")
+    check_gated(x, x, act, alpha, "gated_split")
+    return x.new_empty(_half_shape(x, d))
+
+
+@torch.library.register_fake("activations_ext::gated_split_backward")
+def _gated_split_backward_fake(g, x, act, alpha, dim, up_first):
+    d = check_gated_split(x, dim, "gated_split_backward")
+    check_gated(x, x, act, alpha, "gated_split_backward")
+    check_pair(g, x.narrow(d, 0, x.shape[d] // 2), "gated_split_backward", "grad_output", "half of input")
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device)

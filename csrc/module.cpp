@@ -498,6 +498,28 @@ PyObject* check_bias_act_py(PyObject*, PyObject* const* args,
   END_HANDLE_TH_ERRORS
 }
 
+// (gate, up, act, alpha, op)
+PyObject* check_gated_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(5);
+  activations_ext::check_gated(any_tensor(args[0], "gate"),
+                               any_tensor(args[1], "up"), any_str(args[2]),
+                               any_double(args[3]), any_str(args[4]).c_str());
+  Py_RETURN_NONE;
+  END_HANDLE_TH_ERRORS
+}
+
+// (x, dim, op) -> dim wrapped
+PyObject* check_gated_split_py(PyObject*, PyObject* const* args,
+                               Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  ACTEXT_CHECK_ARGS(3);
+  return PyLong_FromLongLong(activations_ext::check_gated_split(
+      any_tensor(args[0], "input"), any_int(args[1]),
+      any_str(args[2]).c_str()));
+  END_HANDLE_TH_ERRORS
+}
+
 PyObject* check_gelu_approximate_py(PyObject*, PyObject* const* args,
                                     Py_ssize_t nargs) {
   HANDLE_TH_ERRORS
@@ -619,6 +641,8 @@ PyMethodDef methods[] = {
     ACTEXT_CHECK_METHOD(check_save_output),
     ACTEXT_CHECK_METHOD(check_unit_dim),
     ACTEXT_CHECK_METHOD(check_prelu_count_dim),
+    ACTEXT_CHECK_METHOD(check_gated),
+    ACTEXT_CHECK_METHOD(check_gated_split),
 #undef ACTEXT_CHECK_METHOD
     {nullptr, nullptr, 0, nullptr}};
 #undef ACTEXT_FAST
