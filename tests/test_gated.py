@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import DTYPES, assert_matches_reference, make_input
+from conftest import DTYPES, assert_matches_reference, make_input, perturbed_spread
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import activations_ext.functional as AF
@@ -71,27 +71,31 @@ def test_backward_matches_eager(act, dtype, device):
     def grads(fn, a, b, gg):
         a = a.detach().clone().requires_grad_(True)
         b = b.detach().clone().requires_grad_(True)
-        return torch.autograd.grad(fn(a, b), (a, b), gg)
+        with torch.enable_grad():
+            return torch.autograd.grad(fn(a, b), (a, b), gg)
 
     ours = grads(lambda a, b: AF.gated(a, b, act), gate, up, g)
     theirs = grads(lambda a, b: eager(a, b, act), gate, up, g)
-    refs = grads(lambda a, b: eager(a, b, act, precise=True), gate.double(), up.double(), g.double())
-    for name, o, t, r in zip(("grad_gate", "grad_up"), ours, theirs, refs):
-        assert_matches_reference(o, t, r, dtype, what=f"gated {act} {name}")
+    precise = lambda a, b: eager(a, b, act, precise=True)  # noqa: E731
+    g64, u64 = gate.double(), up.double()
+    refs = grads(precise, g64, u64, g.double())
+    # Near a zero of act' (gelu's and mish's), the conditioning in gate.
+    spread = perturbed_spread(lambda t: grads(precise, t, u64, g.double())[0], g64, dtype)
+    for name, o, t, r, sp in zip(("grad_gate", "grad_up"), ours, theirs, refs, (spread, None)):
+        assert_matches_reference(o, t, r, dtype, what=f"gated {act} {name}", spread=sp)
+
+
+EXACT_ACTS = [a for a in ACTS if BIAS_ACT_FORMS[a].spec is not None and BIAS_ACT_FORMS[a].spec.exact]
 
 
 @pytest.mark.parametrize("dtype", (torch.float32, torch.float64), ids=str)
-def test_float32_forward_is_eager_bit_for_bit(dtype, device):
-    # In float32 and float64 act(gate) * up is one rounding after the
-    # activation's, as eager's: the same bits.
+@pytest.mark.parametrize("act", EXACT_ACTS)
+def test_forward_is_eager_bit_for_bit_where_the_activation_is(act, dtype, device):
+    # An activation bit-identical to torch's, then one rounding of the
+    # product, as eager's multiply: the same bits in float32 and float64.
     gate = make_input((5, 301), dtype, device)
     up = _up((5, 301), dtype, device)
-    for act in ("relu", "silu", "gelu", "sigmoid"):
-        ours = AF.gated(gate, up, act)
-        theirs = eager(gate, up, act)
-        assert torch.equal(ours.isnan(), theirs.isnan())
-        keep = ~theirs.isnan()
-        assert torch.equal(ours[keep], theirs[keep]), act
+    torch.testing.assert_close(AF.gated(gate, up, act), eager(gate, up, act), rtol=0, atol=0, equal_nan=True)
 
 
 def test_float16_overflow_of_the_product_is_inf(device):
@@ -105,11 +109,13 @@ def test_float16_overflow_of_the_product_is_inf(device):
 def test_named_forms(device):
     g = make_input((4, 33), torch.float32, device, specials=False)
     u = make_input((4, 33), torch.float32, device, seed=2, specials=False)
-    assert torch.equal(AF.swiglu(g, u), F.silu(g) * u)
-    assert torch.equal(AF.reglu(g, u), F.relu(g) * u)
-    assert torch.equal(AF.geglu(g, u), F.gelu(g) * u)
-    assert torch.equal(AF.geglu(g, u, approximate="tanh"), F.gelu(g, approximate="tanh") * u)
-    assert torch.equal(AF.gated(g, u, "leaky_relu", alpha=0.2), F.leaky_relu(g, 0.2) * u)
+    assert torch.equal(AF.swiglu(g, u), AF.gated(g, u, "silu"))
+    assert torch.equal(AF.reglu(g, u), AF.gated(g, u, "relu"))
+    assert torch.equal(AF.geglu(g, u), AF.gated(g, u, "gelu"))
+    assert torch.equal(AF.geglu(g, u, approximate="tanh"), AF.gated(g, u, "gelu_tanh"))
+    torch.testing.assert_close(AF.geglu(g, u, approximate="tanh"), F.gelu(g, approximate="tanh") * u)
+    torch.testing.assert_close(AF.gated(g, u, "leaky_relu", alpha=0.2), F.leaky_relu(g, 0.2) * u)
+    torch.testing.assert_close(AF.gated(g, u, "softplus", alpha=2.0), F.softplus(g, beta=2.0) * u)
 
 
 # -------------------------------------------------------------------- shapes
@@ -126,7 +132,7 @@ def _layouts(device):
     yield "halves", base[..., :8], base[..., 8:]
     yield "strided-rows", base[:, ::2], other[:, ::2]
     yield "expanded", base[:1].expand(6, 10, 16), other
-    yield "misaligned", base.reshape(-1)[1:961], other.reshape(-1)[3:963]
+    yield "misaligned", base.reshape(-1)[1:901], other.reshape(-1)[3:903]
     cl = make_input((2, 8, 5, 7), torch.float32, device, specials=False)
     cl2 = make_input((2, 8, 5, 7), torch.float32, device, seed=7, specials=False)
     yield "channels_last", cl.to(memory_format=torch.channels_last), cl2.to(memory_format=torch.channels_last)
@@ -182,7 +188,7 @@ def test_glu_matches_torch(dim, dtype, device):
     assert_matches_reference(ours, theirs, ref, dtype, what="glu")
     module = ann.GLU(dim)
     assert isinstance(module, torch.nn.GLU) and repr(module) == repr(torch.nn.GLU(dim))
-    assert torch.equal(module(x), ours)
+    torch.testing.assert_close(module(x), ours, rtol=0, atol=0, equal_nan=True)
 
 
 # ------------------------------------------------------------ differentiation
@@ -263,14 +269,14 @@ def test_opcheck():
     g = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
     u = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
     go = torch.randn(4, 6, dtype=torch.float64)
-    x = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
     torch.library.opcheck(ops.gated.default, (g, u, "silu", 0.0))
     torch.library.opcheck(ops.gated.default, (g, u, "softplus", 2.0))
     torch.library.opcheck(ops.gated_backward.default, (go, g.detach(), u.detach(), "gelu", 0.0))
     torch.library.opcheck(ops.gated_backward_.default, (go, g.detach().clone(), u.detach().clone(), "tanh", 0.0))
     torch.library.opcheck(ops.gated_split.default, (x, "silu", 0.0, -1, False))
     torch.library.opcheck(ops.gated_split.default, (x, "sigmoid", 0.0, 0, True))
-    torch.library.opcheck(ops.gated_split_backward.default, (torch.randn(3, 4, dtype=torch.float64), x.detach(), "silu", 0.0, 1, True))
+    torch.library.opcheck(ops.gated_split_backward.default, (torch.randn(4, 4, dtype=torch.float64), x.detach(), "silu", 0.0, 1, True))
 
 
 def test_compile_and_export_match_eager():
@@ -315,15 +321,17 @@ def test_one_operator_each_way():
     with Recorder() as rec:
         y = AF.swiglu(g, u)
     assert _ours_only(rec.calls) == ["activations_ext.gated.default"]
+    go = torch.ones_like(y)
     with Recorder() as rec:
-        torch.autograd.grad(y, (g, u), torch.ones_like(y))
+        torch.autograd.grad(y, (g, u), go)
     assert _ours_only(rec.calls) == ["activations_ext.gated_backward.default"]
     x = torch.randn(4, 12, requires_grad=True)
     with Recorder() as rec:
         y = AF.gated_split(x)
     assert _ours_only(rec.calls) == ["activations_ext.gated_split.default"]
+    go = torch.ones_like(y)
     with Recorder() as rec:
-        torch.autograd.grad(y, x, torch.ones_like(y))
+        torch.autograd.grad(y, x, go)
     # One gradient of x's shape, written directly: no cat, no zeros.
     assert _ours_only(rec.calls) == ["activations_ext.gated_split_backward.default"]
 
