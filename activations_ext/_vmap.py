@@ -326,7 +326,11 @@ def _gated_backward_rule(info, in_dims, g, gate, up, act, alpha):
     _check_same_shape("gated_backward", shape, _example_shape(up, in_dims[2]), "gate", "up")
     _check_same_shape("gated_backward", _example_shape(g, in_dims[0]), shape, "grad_output", "gate")
     ga, gu = _ops.gated_backward.default(
-        _front(g, in_dims[0], batch), _front(gate, in_dims[1], batch), _front(up, in_dims[2], batch), act, alpha
+        _front(g, in_dims[0], batch),
+        _front(gate, in_dims[1], batch),
+        _front(up, in_dims[2], batch),
+        act,
+        alpha,
     )
     return (ga, gu), (0, 0)
 
@@ -344,7 +348,11 @@ def _gated_backward_inplace_rule(info, in_dims, g, gate, up, act, alpha):
         "gated_backward_", _example_shape(gate, in_dims[1]), _example_shape(up, in_dims[2]), "gate", "up"
     )
     _check_same_shape(
-        "gated_backward_", _example_shape(g, in_dims[0]), _example_shape(gate, in_dims[1]), "grad_output", "gate"
+        "gated_backward_",
+        _example_shape(g, in_dims[0]),
+        _example_shape(gate, in_dims[1]),
+        "grad_output",
+        "gate",
     )
     _ops.gated_backward_.default(
         _front(g, in_dims[0], batch), gate.movedim(in_dims[1], 0), up.movedim(in_dims[2], 0), act, alpha
@@ -377,7 +385,9 @@ def _gated_split_backward_rule(info, in_dims, g, x, act, alpha, dim, up_first):
     d = _split_dim("gated_split_backward", shape, dim)
     half = list(shape)
     half[d] //= 2
-    _check_same_shape("gated_split_backward", _example_shape(g, in_dims[0]), half, "grad_output", "half of input")
+    _check_same_shape(
+        "gated_split_backward", _example_shape(g, in_dims[0]), half, "grad_output", "half of input"
+    )
     gx = _ops.gated_split_backward.default(
         _front(g, in_dims[0], batch), _front(x, in_dims[1], batch), act, alpha, d + 1, up_first
     )

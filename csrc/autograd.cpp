@@ -25,8 +25,8 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/VariableTypeUtils.h>
 #include <torch/csrc/autograd/function.h>
-#include <torch/csrc/autograd/graph_task.h>
 #include <torch/csrc/autograd/functions/utils.h>
+#include <torch/csrc/autograd/graph_task.h>
 #include <torch/csrc/autograd/saved_variable.h>
 #include <torch/library.h>
 
@@ -119,8 +119,10 @@ ACTEXT_OP(prelu_count_op, "prelu_count", PreluCountSig)
 using GatedSig = Tensor(const Tensor&, const Tensor&, c10::string_view, double,
                         bool);
 ACTEXT_OP(gated_op, "gated", GatedSig)
-using GatedBackwardSig = std::tuple<Tensor, Tensor>(
-    const Tensor&, const Tensor&, const Tensor&, c10::string_view, double);
+using GatedBackwardSig = std::tuple<Tensor, Tensor>(const Tensor&,
+                                                    const Tensor&,
+                                                    const Tensor&,
+                                                    c10::string_view, double);
 ACTEXT_OP(gated_bwd_op, "gated_backward", GatedBackwardSig)
 using GatedBackwardInplaceSig = void(const Tensor&, const Tensor&,
                                      const Tensor&, c10::string_view, double);
@@ -1439,8 +1441,10 @@ Tensor defined_or_zeros(const Tensor& t, const Tensor& like) {
 // a leaf or a view of one, whose values the caller still owns.
 void check_overwritable(const Tensor& t, const char* name) {
   const bool leafish = t.is_leaf() || (t.is_view() && t._base().is_leaf());
-  TORCH_CHECK_VALUE(!leafish, "activations_ext.gated: inplace_backward=True "
-                    "overwrites ", name, " with its gradient, so ", name,
+  TORCH_CHECK_VALUE(!leafish,
+                    "activations_ext.gated: inplace_backward=True "
+                    "overwrites ",
+                    name, " with its gradient, so ", name,
                     " must be the result of an operation autograd recorded "
                     "(a layer's output), not a leaf tensor or a view of one");
 }
@@ -1580,9 +1584,9 @@ std::tuple<Tensor, Tensor> gated_backward_autograd(const Tensor& g,
 void gated_backward_inplace_autograd(const Tensor& g, const Tensor& gate,
                                      const Tensor& up, c10::string_view act,
                                      double alpha) {
-  TORCH_CHECK(!(grad_mode() && (needs_grad(g) || needs_grad(gate) ||
-                                needs_grad(up))),
-              "activations_ext.gated_backward_ is not differentiable");
+  TORCH_CHECK(
+      !(grad_mode() && (needs_grad(g) || needs_grad(gate) || needs_grad(up))),
+      "activations_ext.gated_backward_ is not differentiable");
   below_autograd([&] { gated_bwd_inplace_op(g, gate, up, act, alpha); });
   torch::autograd::increment_version(gate);
   torch::autograd::increment_version(up);
@@ -1615,8 +1619,8 @@ struct GatedSplitNode : Node {
     if (!grads[0].defined()) {
       return {Tensor()};
     }
-    return {gated_split_bwd_op(grads[0], x.unpack(self_pointer(this)),
-                               s.p.act, s.p.alpha, s.dim, s.up_first)};
+    return {gated_split_bwd_op(grads[0], x.unpack(self_pointer(this)), s.p.act,
+                               s.p.alpha, s.dim, s.up_first)};
   }
   std::string name() const override { return "GatedSplitBackward"; }
   void release_variables() override { x.reset_data(); }
@@ -1658,8 +1662,8 @@ SplitArgs split_args(const Tensor& x, c10::string_view act, double alpha,
           up_first};
 }
 
-Tensor gated_split_autograd(const Tensor& x, c10::string_view act,
-                            double alpha, int64_t dim, bool up_first) {
+Tensor gated_split_autograd(const Tensor& x, c10::string_view act, double alpha,
+                            int64_t dim, bool up_first) {
   const bool record = grad_mode() && needs_grad(x);
   const Tensor xt = tangent(x);
   Tensor y = below_autograd(
@@ -1711,8 +1715,7 @@ Tensor gated_split_backward_autograd(const Tensor& g, const Tensor& x,
     if (xt.defined()) {
       std::tie(at_, ut) = halves(xt, s);
     }
-    auto [ta, tu] =
-        gated_backward_tangent(primal(g), a, u, gt, at_, ut, s.p);
+    auto [ta, tu] = gated_backward_tangent(primal(g), a, u, gt, at_, ut, s.p);
     gx._set_fw_grad(join(defined_or_zeros(ta, a), defined_or_zeros(tu, u), s),
                     /*level=*/0, /*is_inplace_op=*/false);
   }

@@ -258,6 +258,26 @@ _PARAM_CASES = [
     ("rrelu_noise", "dtype", lambda: (_x(4, 3), _x(4, 3, dtype=torch.float64))),
     ("rrelu_with_noise", "shape", lambda: (_x(4, 3), _x(3))),
     ("rrelu_with_noise", "integer", lambda: (_x(4, 3, dtype=torch.int32), _x(4, 3))),
+    ("gated", "shape", lambda: (_x(4, 3), _x(4, 2), "silu", 0.0)),
+    ("gated", "dtype", lambda: (_x(4, 3), _x(4, 3, dtype=torch.float64), "silu", 0.0)),
+    ("gated", "integer-up", lambda: (_x(4, 3), _x(4, 3, dtype=torch.int32), "silu", 0.0)),
+    ("gated", "act", lambda: (_x(4, 3), _x(4, 3), "rrelu", 0.0)),
+    ("gated", "softplus-beta", lambda: (_x(4, 3), _x(4, 3), "softplus", 0.0)),
+    ("gated_backward", "grad-shape", lambda: (_x(4, 2), _x(4, 3), _x(4, 3), "silu", 0.0)),
+    ("gated_backward", "pair-then-act", lambda: (_x(4, 3), _x(4, 3), _x(3), "bogus", 0.0)),
+    (
+        "gated_backward_",
+        "grad-dtype",
+        lambda: (_x(4, 3, dtype=torch.float64), _x(4, 3), _x(4, 3), "silu", 0.0),
+    ),
+    ("gated_backward_", "expanded", lambda: (_x(4, 3), _x(1, 3).expand(4, 3), _x(4, 3), "silu", 0.0)),
+    ("gated_split", "odd", lambda: (_x(4, 3), "silu", 0.0, -1, False)),
+    ("gated_split", "0d", lambda: (torch.tensor(1.0), "silu", 0.0, 0, False)),
+    ("gated_split", "dim-range", lambda: (_x(4, 2), "silu", 0.0, 2, False)),
+    ("gated_split", "integer", lambda: (_x(4, 2, dtype=torch.int32), "silu", 0.0, -1, False)),
+    ("gated_split", "act", lambda: (_x(4, 2), "bogus", 0.0, -1, False)),
+    ("gated_split_backward", "grad-shape", lambda: (_x(4, 2), _x(4, 2), "silu", 0.0, -1, False)),
+    ("gated_split_backward", "odd", lambda: (_x(4, 1), _x(4, 3), "silu", 0.0, -1, False)),
 ]
 
 ERROR_CASES = _elementwise_cases() + _channel_cases() + _PARAM_CASES

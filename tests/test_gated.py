@@ -193,7 +193,9 @@ def test_glu_matches_torch(dim, dtype, device):
 
 # ------------------------------------------------------------ differentiation
 
-GRAD_ACTS = [a for a in ACTS if a not in ("relu", "hardtanh", "relu6", "threshold", "hardshrink", "softshrink")]
+GRAD_ACTS = [
+    a for a in ACTS if a not in ("relu", "hardtanh", "relu6", "threshold", "hardshrink", "softshrink")
+]
 
 
 def _pair_inputs(shape=(3, 7)):
@@ -222,8 +224,6 @@ def test_gated_split_gradcheck(act, order):
 
 def test_third_order_matches_eager():
     g, u = _pair_inputs((5,))
-    for fn in (lambda a, b: AF.swiglu(a, b), lambda a, b: F.silu(a) * b):
-        pass
     outs = []
     for fn in (AF.swiglu, lambda a, b: F.silu(a) * b):
         y = fn(g, u).sum()
@@ -242,18 +242,26 @@ def test_torch_func_transforms():
     ours = lambda a, b: AF.geglu(a, b).sum()  # noqa: E731
     theirs = lambda a, b: (F.gelu(a) * b).sum()  # noqa: E731
     torch.testing.assert_close(vmap(AF.geglu)(gb, ub), F.gelu(gb) * ub)
-    torch.testing.assert_close(vmap(AF.geglu, in_dims=(1, None))(gb, ub[:, 0]), F.gelu(gb.movedim(1, 0)) * ub[:, 0])
-    torch.testing.assert_close(vmap(grad(ours, argnums=(0, 1)))(gb, ub), vmap(grad(theirs, argnums=(0, 1)))(gb, ub))
+    torch.testing.assert_close(
+        vmap(AF.geglu, in_dims=(1, None))(gb, ub[:, 0]), F.gelu(gb.movedim(1, 0)) * ub[:, 0]
+    )
+    torch.testing.assert_close(
+        vmap(grad(ours, argnums=(0, 1)))(gb, ub), vmap(grad(theirs, argnums=(0, 1)))(gb, ub)
+    )
     a, b = gb[0, 0], ub[0, 0]
     torch.testing.assert_close(hessian(ours)(a, b), hessian(theirs)(a, b))
     torch.testing.assert_close(jacfwd(jacrev(ours))(a, b), hessian(theirs)(a, b))
     t = torch.randn_like(a)
-    torch.testing.assert_close(jvp(lambda x: AF.geglu(x, b), (a,), (t,)), jvp(lambda x: F.gelu(x) * b, (a,), (t,)))
+    torch.testing.assert_close(
+        jvp(lambda x: AF.geglu(x, b), (a,), (t,)), jvp(lambda x: F.gelu(x) * b, (a,), (t,))
+    )
     xs = torch.randn(3, 4, 8, dtype=torch.float64)
     split = lambda x: AF.gated_split(x, "silu", dim=0).sum()  # noqa: E731
     split_ref = lambda x: (F.silu(x.chunk(2, 0)[0]) * x.chunk(2, 0)[1]).sum()  # noqa: E731
     torch.testing.assert_close(vmap(grad(split))(xs), vmap(grad(split_ref))(xs))
-    torch.testing.assert_close(hessian(lambda x: AF.glu(x).sum())(xs[0, 0]), hessian(lambda x: F.glu(x).sum())(xs[0, 0]))
+    torch.testing.assert_close(
+        hessian(lambda x: AF.glu(x).sum())(xs[0, 0]), hessian(lambda x: F.glu(x).sum())(xs[0, 0])
+    )
 
 
 def test_vmap_errors_use_the_example_shapes():
@@ -273,10 +281,15 @@ def test_opcheck():
     torch.library.opcheck(ops.gated.default, (g, u, "silu", 0.0))
     torch.library.opcheck(ops.gated.default, (g, u, "softplus", 2.0))
     torch.library.opcheck(ops.gated_backward.default, (go, g.detach(), u.detach(), "gelu", 0.0))
-    torch.library.opcheck(ops.gated_backward_.default, (go, g.detach().clone(), u.detach().clone(), "tanh", 0.0))
+    torch.library.opcheck(
+        ops.gated_backward_.default, (go, g.detach().clone(), u.detach().clone(), "tanh", 0.0)
+    )
     torch.library.opcheck(ops.gated_split.default, (x, "silu", 0.0, -1, False))
     torch.library.opcheck(ops.gated_split.default, (x, "sigmoid", 0.0, 0, True))
-    torch.library.opcheck(ops.gated_split_backward.default, (torch.randn(4, 4, dtype=torch.float64), x.detach(), "silu", 0.0, 1, True))
+    torch.library.opcheck(
+        ops.gated_split_backward.default,
+        (torch.randn(4, 4, dtype=torch.float64), x.detach(), "silu", 0.0, 1, True),
+    )
 
 
 def test_compile_and_export_match_eager():
@@ -373,7 +386,9 @@ def _projections():
 
 def test_inplace_backward_gives_the_same_gradients():
     lin1, lin2, x = _projections()
-    ref = torch.autograd.grad((F.silu(lin1(x)) * lin2(x)).square().sum(), (lin1.weight, lin2.weight, lin1.bias))
+    ref = torch.autograd.grad(
+        (F.silu(lin1(x)) * lin2(x)).square().sum(), (lin1.weight, lin2.weight, lin1.bias)
+    )
     gate, up = lin1(x), lin2(x)
     y = AF.swiglu(gate, up, inplace_backward=True)
     ours = torch.autograd.grad(y.square().sum(), (lin1.weight, lin2.weight, lin1.bias))
@@ -471,7 +486,9 @@ class LlamaStyleMLP(torch.nn.Module):
 
 
 @pytest.mark.parametrize("inplace_backward", [False, True])
-@pytest.mark.parametrize("act,fn,bias", [("silu", F.silu, False), ("gelu_tanh", lambda t: F.gelu(t, approximate="tanh"), True)])
+@pytest.mark.parametrize(
+    "act,fn,bias", [("silu", F.silu, False), ("gelu_tanh", lambda t: F.gelu(t, approximate="tanh"), True)]
+)
 def test_gated_mlp_matches_a_hand_built_mlp(act, fn, bias, inplace_backward):
     torch.manual_seed(0)
     ref = LlamaStyleMLP(16, 40, fn, bias)

@@ -167,7 +167,34 @@ def _samples(device):
         ("rrelu_noise", (_x(device), torch.rand(3, 4, 5, device=device))),
         ("rrelu_noise", (_x(device, (2, 3, 4, 5), cl=True), torch.rand(2, 3, 4, 5, device=device))),
         ("rrelu_with_noise", (_x(device, rg=True), torch.rand(3, 4, 5, device=device) + 0.1)),
+        # The gated operators (their in-place backward on inputs that do not
+        # require grad, as the other in-place operators).
+        ("gated_backward_", (_x(device, seed=1), _x(device, seed=2), _x(device, seed=3), "silu", 0.0)),
+        ("gated", (_x(device), _x(device, seed=1), "leaky_relu", 0.2, True)),
     ]
+    for rg in (False, True):
+        samples += [
+            ("gated", (_x(device, rg=rg), _x(device, seed=1, rg=rg), "silu", 0.0)),
+            (
+                "gated",
+                (
+                    _x(device, (2, 3, 4, 5), rg=rg, cl=True),
+                    _x(device, (2, 3, 4, 5), seed=1, rg=rg, cl=True),
+                    "gelu_tanh",
+                    0.0,
+                ),
+            ),
+            (
+                "gated_backward",
+                (_x(device, rg=rg), _x(device, seed=1, rg=rg), _x(device, seed=2, rg=rg), "gelu", 0.0),
+            ),
+            ("gated_split", (_x(device, (3, 4, 6), rg=rg), "silu", 0.0, -1, False)),
+            ("gated_split", (_x(device, (4, 3, 5), rg=rg), "sigmoid", 0.0, 0, True)),
+            (
+                "gated_split_backward",
+                (_x(device, (3, 4, 3), rg=rg), _x(device, (3, 4, 6), seed=1, rg=rg), "silu", 0.0, 2, False),
+            ),
+        ]
     return samples
 
 

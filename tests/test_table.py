@@ -28,7 +28,20 @@ from activations_ext.spec import BIAS_ACT_FORMS, SPECS, elementwise_operators
 A = torch.ops.activations_ext
 
 # Operators of no single row: bias_act and the dead-unit monitor's counting forms.
-EXTRAS = {"bias_act", "bias_act_backward", "bias_act_count", "prelu_count", "rrelu_noise", "rrelu_with_noise"}
+EXTRAS = {
+    "bias_act",
+    "bias_act_backward",
+    "bias_act_count",
+    "prelu_count",
+    "rrelu_noise",
+    "rrelu_with_noise",
+    "gated",
+    "gated_backward",
+    "gated_backward_",
+    "gated_split",
+    "gated_split_backward",
+}
+GATED_FUNCTIONS = {"GATED_ACTS", "gated", "gated_split", "geglu", "glu", "reglu", "swiglu"}
 
 REGISTERED = sorted(
     s.name.split("::", 1)[1]
@@ -114,8 +127,8 @@ def test_backward_saves_what_the_row_says(spec):
 
 
 def test_public_names_follow_the_table():
-    assert set(AF.__all__) == {s.name for s in SPECS} | {"BIAS_ACTS", "bias_act"}
-    assert set(ann.__all__) == {s.module_name for s in SPECS} | {"LinearAct"}
+    assert set(AF.__all__) == {s.name for s in SPECS} | {"BIAS_ACTS", "bias_act"} | GATED_FUNCTIONS
+    assert set(ann.__all__) == {s.module_name for s in SPECS} | {"LinearAct", "GLU", "GatedMLP"}
     for name in AF.__all__:
         assert hasattr(AF, name), name
     for name in ann.__all__:

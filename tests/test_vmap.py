@@ -84,6 +84,7 @@ BACKWARD = {
     "relu_squared_backward": (),
 }
 CHANNEL_OPS = ("prelu", "prelu_backward", "prelu_count", "bias_act", "bias_act_backward", "bias_act_count")
+GATED_OPS = ("gated", "gated_backward", "gated_backward_", "gated_split", "gated_split_backward")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -169,7 +170,7 @@ def test_every_operator_has_a_batching_rule():
 
 
 def test_every_operator_is_tested_here():
-    tested = set(UNARY) | set(INPLACE) | set(BACKWARD) | set(CHANNEL_OPS)
+    tested = set(UNARY) | set(INPLACE) | set(BACKWARD) | set(CHANNEL_OPS) | set(GATED_OPS)
     assert tested == set(_registered_ops())
 
 
@@ -488,3 +489,52 @@ def test_bias_act_errors_name_the_example_shapes():
 def test_functional_bias_act():
     x, bias = _randn(B, 4, 5), _randn(B, 5)
     check(lambda x, b: AF.bias_act(x, b, act="leaky_relu", dim=-1, alpha=0.1), [x, bias], [0, 0])
+
+
+# ---------------------------------------------------------------------- gated
+
+
+@pytest.mark.parametrize("in_dims", [(0, 0), (1, 0), (0, None), (None, 2)])
+def test_gated(in_dims):
+    ops = torch.ops.activations_ext
+    check(
+        lambda a, b: ops.gated(a, b, "silu", 0.0),
+        [_randn(3, 4, 5), _randn(3, 4, 5, seed=1)[0] if in_dims[1] is None else _randn(3, 4, 5, seed=1)]
+        if in_dims[0] is not None
+        else [_randn(4, 5), _randn(3, 4, 5, seed=1)],
+        in_dims,
+    )
+
+
+@pytest.mark.parametrize("in_dims", [(0, 0, 0), (None, 1, 0), (2, None, None)])
+def test_gated_backward(in_dims):
+    ops = torch.ops.activations_ext
+    operands = [
+        _randn(3, 4, 5, seed=k) if d is not None else _randn(4, 5, seed=k) for k, d in enumerate(in_dims)
+    ]
+    check(lambda g, a, b: ops.gated_backward(g, a, b, "gelu", 0.0), operands, in_dims)
+
+
+def test_gated_backward_inplace():
+    ops = torch.ops.activations_ext
+    g, a, b = _randn(3, 4, 5), _randn(3, 4, 5, seed=1), _randn(3, 4, 5, seed=2)
+    want = ops.gated_backward(g, a, b, "tanh", 0.0)
+    a2, b2 = a.clone(), b.clone()
+    vmap(lambda x, y, z: (ops.gated_backward_(x, y, z, "tanh", 0.0), y)[1])(g, a2, b2)
+    _assert_same((a2, b2), want)
+    with pytest.raises(RuntimeError, match="both must be vmapped over"):
+        vmap(lambda y, z: ops.gated_backward_(g[0], y, z, "tanh", 0.0), in_dims=(0, None))(
+            a.clone(), b[0].clone()
+        )
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("in_dim", [0, 2])
+def test_gated_split(dim, in_dim):
+    ops = torch.ops.activations_ext
+    check(lambda x: ops.gated_split(x, "silu", 0.0, dim, dim == 0), [_randn(3, 4, 6)], (in_dim,))
+    check(
+        lambda g, x: ops.gated_split_backward(g, x, "silu", 0.0, dim, False),
+        [_randn(3, 2, 6) if dim == 0 else _randn(3, 4, 3), _randn(3, 4, 6, seed=1)],
+        (in_dim, 0),
+    )

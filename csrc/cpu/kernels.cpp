@@ -516,9 +516,12 @@ void gated_backward(const ActParams& p, c10::ScalarType dtype, char* grad_gate,
 }  // namespace
 
 const KernelTable& kernel_table() {
-  static const KernelTable table{ACTEXT_STR(CPU_CAPABILITY), &forward,
-                                 &backward,      &channel_forward,
-                                 &channel_backward, &gated_forward,
+  static const KernelTable table{ACTEXT_STR(CPU_CAPABILITY),
+                                 &forward,
+                                 &backward,
+                                 &channel_forward,
+                                 &channel_backward,
+                                 &gated_forward,
                                  &gated_backward};
   return table;
 }

@@ -594,15 +594,14 @@ void launch_gated(const F& f, Inputs<void*, NOUT> out,
           (R.rows == 1 || R.row_stride[NOUT + k] % 16 == 0);
   }
   if (vec) {
-    const int64_t items = std::max<int64_t>(
-        R.rows * (R.len / kVec<scalar_t>), R.rows * (R.len % kVec<scalar_t>));
+    const int64_t items = std::max<int64_t>(R.rows * (R.len / kVec<scalar_t>),
+                                            R.rows * (R.len % kVec<scalar_t>));
     gated_kernel<scalar_t, NOUT, NIN, true>
         <<<grid_for(std::max<int64_t>(items, 1), device), kThreads, 0,
            stream>>>(f, o, i, R);
   } else {
     gated_kernel<scalar_t, NOUT, NIN, false>
-        <<<grid_for(R.rows * R.len, device), kThreads, 0, stream>>>(f, o, i,
-                                                                    R);
+        <<<grid_for(R.rows * R.len, device), kThreads, 0, stream>>>(f, o, i, R);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
