@@ -275,3 +275,33 @@ def saved_memory(rows: Sequence[Mapping[str, Any]], path: Path, mode_labels: Map
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=7)
     return _save(fig, path)
+
+
+def gated_times(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """Median time of each gated variant, relative to eager, per shape, dtype and pass."""
+    variants = [v for v in ("ours", "compiled", "liger") if any(v in r["times"] for r in rows)]
+    labels = [f"{r['tokens']}x{r['intermediate']}\n{r['dtype']} {r['pass']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(rows)), 4.0))
+    width = 0.8 / len(variants)
+    for j, v in enumerate(variants):
+        ys = [
+            _median(r["times"][v]) / _median(r["times"]["eager"]) if v in r["times"] else float("nan")
+            for r in rows
+        ]
+        style = IMPL_STYLE.get(v, {})
+        ax.bar(
+            [i + (j - (len(variants) - 1) / 2) * width for i in range(len(rows))],
+            ys,
+            width=width,
+            label=v,
+            color=style.get("color"),
+        )
+    ax.axhline(1.0, color="tab:orange", linewidth=1, label="eager act(gate) * up")
+    ax.axhline(0.6, color="grey", linewidth=1, linestyle="--", label="0.6x target")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("time / eager time")
+    ax.set_title("SwiGLU: fused gated operator against eager and torch.compile", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

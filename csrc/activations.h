@@ -358,6 +358,14 @@ struct SiluOp {
     const T s = T(1) / (T(1) + Math<T>::exp(T(0) - x));
     return g * s * (T(1) + x * (T(1) - s));
   }
+  // For the gated operators' backward: the value and the derivative from
+  // one logistic (the plain backward would compute it twice).
+  template <typename T>
+  C10_HOST_DEVICE void gated_backward(T x, T g, T& y, T& d) const {
+    const T s = T(1) / (T(1) + Math<T>::exp(T(0) - x));
+    y = x * s;
+    d = g * s * (T(1) + x * (T(1) - s));
+  }
 };
 
 // softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold
@@ -840,15 +848,28 @@ struct CountingOp {
 //   grad_gate = act'(gate) * (g * up),  grad_up = g * act(gate).
 // Activations whose derivative torch writes with the output (ReLU, Sigmoid,
 // Tanh) get it from the recomputed act(gate), as bias_act does.
+// An activation may offer its own gated_forward(x) and
+// gated_backward(x, g, y, d) (value and g * derivative together), where
+// sharing the work beats its plain forward and backward.
 template <typename Op>
 struct GatedOp {
   Op op;
   template <typename T>
   C10_HOST_DEVICE T forward(T a, T u) const {
-    return op.forward(a) * u;
+    if constexpr (requires { op.gated_forward(a); }) {
+      return op.gated_forward(a) * u;
+    } else {
+      return op.forward(a) * u;
+    }
   }
   template <typename T>
   C10_HOST_DEVICE void backward(T g, T a, T u, T& ga, T& gu) const {
+    if constexpr (requires(T& r) { op.gated_backward(a, g, r, r); }) {
+      T y;
+      op.gated_backward(a, g * u, y, ga);
+      gu = g * y;
+      return;
+    }
     const T y = op.forward(a);
     gu = g * y;
     if constexpr (Op::kSavesOutput) {
