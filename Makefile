@@ -37,7 +37,7 @@ $(1)/.deps-stamp:
 	$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip "setuptools>=64" wheel ninja
 	$(1)/bin/python -m pip install --disable-pip-version-check -q "torch==$(2)" numpy pytest pytest-benchmark \
-		expecttest matplotlib scikit-learn tqdm ruff clang-format
+		expecttest matplotlib scikit-learn tqdm ruff clang-format "transformers==5.23.0"
 	touch $$@
 endef
 $(eval $(call venv_rule,$(VENV),$(TORCH)))

@@ -19,6 +19,15 @@ before the conversion keeps updating them. Options of ours that torch lacks
 (``save_output``) take their defaults on :func:`convert` and are dropped on
 :func:`revert`; they change memory use, not results.
 
+Model zoos: when ``transformers`` is imported, its activation classes
+(``transformers.activations``: GELUActivation, NewGELUActivation,
+QuickGELUActivation, SiLUActivation, ...) are converted too, and its gated
+MLPs (LlamaMLP, Qwen2MLP, GemmaMLP, Phi3MLP, T5DenseGatedActDense,
+ModernBertMLP, ...) get a forward that runs ``act(gate) * up`` as our fused
+gated operator. These keep the module object and change its class to a
+subclass with our forward (:mod:`activations_ext.zoo` holds the tables and
+the rules); :func:`revert` sets the original class back.
+
 Activations passed as plain functions (``nn.TransformerEncoderLayer``'s
 default ``activation="relu"`` is ``torch.nn.functional.relu``) are not
 modules and are not replaced: pass ``activations_ext.functional.relu`` (or a
@@ -33,6 +42,7 @@ from typing import Callable, Dict, List, Tuple
 
 import torch
 
+from . import zoo
 from .spec import SPECS
 
 __all__ = ["ConversionSummary", "Replacement", "convert", "revert"]
@@ -161,6 +171,12 @@ def _swap(
     def visit(module: torch.nn.Module, name: str) -> torch.nn.Module:
         if id(module) in done:  # reached before under another name
             return done[id(module)]
+        zoo_old = type(module)
+        zoo_new, why = zoo.convert_module(module) if what == "convert" else (zoo.revert_module(module), "")
+        if zoo_new is not None:
+            replaced.append(Replacement(name, zoo_old, zoo_new))
+        elif why:
+            skipped.append(Replacement(name, zoo_old, reason=why))
         new_cls = mapping.get(type(module))
         if new_cls is not None:
             done[id(module)] = _rebuild(module, new_cls)
