@@ -37,7 +37,7 @@ $(1)/.deps-stamp:
 	$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip "setuptools>=64" wheel ninja
 	$(1)/bin/python -m pip install --disable-pip-version-check -q "torch==$(2)" numpy pytest pytest-benchmark \
-		expecttest matplotlib scikit-learn tqdm ruff clang-format "transformers==5.23.0"
+		expecttest matplotlib scikit-learn tqdm ruff clang-format
 	touch $$@
 endef
 $(eval $(call venv_rule,$(VENV),$(TORCH)))
@@ -46,6 +46,18 @@ $(eval $(call venv_rule,$(BASELINE_VENV),$(BASELINE_TORCH)))
 endif
 
 deps: $(DEPS_STAMP)
+
+# The model zoos tests/test_zoo.py converts, pinned, in the test environment
+# only. timm needs torchvision, which pins torch: it is installed without
+# dependencies, in the release built for the torch in use (the CUDA 13.0
+# torch 2.14.1; none works with the CPU-only 2.13.0, whose timm tests skip),
+# so that pip never swaps torch.
+TORCHVISION := $(if $(filter 2.14.1,$(TORCH)),0.29.1,)
+ZOO_STAMP := $(VENV)/.zoo-stamp
+$(ZOO_STAMP): $(DEPS_STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q "transformers==5.23.0"
+	$(if $(TORCHVISION),$(PY) -m pip install --disable-pip-version-check -q --no-deps "timm==1.0.31" "torchvision==$(TORCHVISION)")
+	touch $@
 
 # The extension is built in place (an editable install), so it is rebuilt
 # whenever the sources change or a different torch is asked for.
@@ -58,7 +70,7 @@ build: $(DEPS_STAMP)
 		$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation --no-deps -e . && echo "$$want" > $(BUILD_STAMP); \
 	fi
 
-test: build
+test: build $(ZOO_STAMP)
 	$(PY) -m pytest tests -q
 
 # The second torch gets its own private build of the package (bench/baseline.py).

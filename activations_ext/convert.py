@@ -19,12 +19,13 @@ before the conversion keeps updating them. Options of ours that torch lacks
 (``save_output``) take their defaults on :func:`convert` and are dropped on
 :func:`revert`; they change memory use, not results.
 
-Model zoos: when ``transformers`` is imported, its activation classes
-(``transformers.activations``: GELUActivation, NewGELUActivation,
-QuickGELUActivation, SiLUActivation, ...) are converted too, and its gated
+Model zoos: when ``transformers`` or ``timm`` is imported, their activation
+classes (``transformers.activations``: GELUActivation, NewGELUActivation,
+QuickGELUActivation, SiLUActivation, ...; ``timm.layers.activations``: GELU,
+Sigmoid, Swish, HardSigmoid, PReLU, ...) are converted too, and their gated
 MLPs (LlamaMLP, Qwen2MLP, GemmaMLP, Phi3MLP, T5DenseGatedActDense,
-ModernBertMLP, ...) get a forward that runs ``act(gate) * up`` as our fused
-gated operator. These keep the module object and change its class to a
+ModernBertMLP, timm's SwiGLU and GluMlp, ...) get a forward that runs
+``act(gate) * up`` as our fused gated operator. These keep the module object and change its class to a
 subclass with our forward (:mod:`activations_ext.zoo` holds the tables and
 the rules); :func:`revert` sets the original class back.
 
@@ -175,7 +176,12 @@ def _swap(
         zoo_new, why = zoo.convert_module(module) if what == "convert" else (zoo.revert_module(module), "")
         if zoo_new is not None:
             replaced.append(Replacement(name, zoo_old, zoo_new))
-        elif why:
+            done[id(module)] = module
+            for child_name, child in list(module._modules.items()):
+                if child is not None:
+                    module._modules[child_name] = visit(child, _join(name, child_name))
+            return module
+        if why:
             skipped.append(Replacement(name, zoo_old, reason=why))
         new_cls = mapping.get(type(module))
         if new_cls is not None:

@@ -2,8 +2,10 @@
 
 Two tables, each row naming a class by its module path and name:
 
-- ``ACTIVATIONS``: a zoo's activation modules (``transformers.activations``)
-  and the spec row (with parameters) that computes the same function;
+- ``ACTIVATIONS``: a zoo's activation modules (``transformers.activations``,
+  ``timm.layers.activations``) and the spec row (with parameters) that
+  computes the same function (``UNSUPPORTED``: those no kernel computes,
+  left alone with the reason);
 - ``GATED_MLPS``: MLP classes whose forward is ``down(act(gate) * up)``
   (separate projections or one fused ``gate_up`` projection), fused into
   our gated operator.
@@ -100,6 +102,7 @@ class ZooActivation:
 
 _TANH = {"approximate": "tanh"}
 _TF = "transformers.activations"
+_TIMM = "timm.layers.activations"
 
 
 def _calls(*choices: Callable[[torch.nn.Module], Any]) -> Callable[[torch.nn.Module], Optional[str]]:
@@ -139,17 +142,43 @@ ACTIVATIONS: Tuple[ZooActivation, ...] = (
     ZooActivation(_TF, "ReLUSquaredActivation", "relu_squared"),
     ZooActivation(_TF, "MishActivation", "mish", check=_calls(lambda m: F.mish)),
     ZooActivation(_TF, "ClippedGELUActivation", "gelu", note="erf form, then clipped", clip=("min", "max")),
+    ZooActivation(_TIMM, "GELU", "gelu"),
+    ZooActivation(_TIMM, "GELUTanh", "gelu", _TANH),
+    ZooActivation(_TIMM, "QuickGELU", "quick_gelu"),
+    ZooActivation(_TIMM, "Sigmoid", "sigmoid", note="`inplace=True` overwrites the input, as timm's does"),
+    ZooActivation(_TIMM, "Tanh", "tanh", note="`inplace=True` overwrites the input, as timm's does"),
+    ZooActivation(_TIMM, "Swish", "silu"),
+    ZooActivation(_TIMM, "Mish", "mish"),
+    ZooActivation(_TIMM, "HardSwish", "hardswish"),
+    ZooActivation(_TIMM, "HardSigmoid", "hardsigmoid"),
+    ZooActivation(_TIMM, "PReLU", "prelu", note="the same weight Parameter"),
 )
 """The zoo activation classes we compute."""
 
+UNSUPPORTED: Tuple[Tuple[str, str, str], ...] = (
+    (_TF, "LaplaceActivation", "no kernel of ours computes its erf-based Laplace function"),
+    (_TF, "SqrtSoftplusActivation", "no kernel of ours computes sqrt(softplus(x))"),
+    (_TF, "XIELUActivation", "its two parameters are learned; no kernel of ours computes it"),
+    (_TIMM, "HardMish", "no kernel of ours computes hard mish"),
+)
+"""Zoo activation classes convert() recognizes and leaves alone, with the reason."""
+
 
 def _act_call(row: ZooActivation, module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    fn = get_spec(row.spec).ours
+    spec = get_spec(row.spec)
+    fn = spec.ours
+    if spec.weight:
+        return lambda x: fn(x, module.weight)
     params = row.params_for(module)
-    if row.clip is None:
-        return lambda x: fn(x, **params)
-    lo, hi = (getattr(module, a) for a in row.clip)
-    return lambda x: torch.clip(fn(x, **params), lo, hi)
+    inplace = bool(getattr(module, "inplace", False))
+    if row.clip is not None:
+        lo, hi = (getattr(module, a) for a in row.clip)
+        return lambda x: torch.clip(fn(x, **params), lo, hi)
+    if inplace and spec.has_inplace:
+        return lambda x: fn(x, **params, inplace=True)
+    if inplace:  # the module's contract: the input, overwritten
+        return lambda x: x.copy_(fn(x, **params))
+    return lambda x: fn(x, **params)
 
 
 # ------------------------------------------------------------- gated MLPs
@@ -168,9 +197,14 @@ class GatedMLPClass:
             the fused projection, ``up`` unused).
         down: the output projection.
         act: the activation module's attribute.
-        dropout: a dropout module applied to ``act(gate) * up``, if any.
+        post: modules applied to ``act(gate) * up`` before ``down``
+            (dropout, a norm), in order.
+        after: modules applied to ``down``'s output.
         cast_to_down: cast the product to ``down.weight``'s dtype when it
             differs (T5 keeps ``wo`` in float32), as the original does.
+        order: ``split``: which half is the gate, ``'gate_up'`` (first) or
+            ``'up_gate'``, or a function of the instance giving it.
+        dim: ``split``: the dimension halved, or a function of the instance.
     """
 
     module: str
@@ -180,8 +214,17 @@ class GatedMLPClass:
     up: str
     down: str
     act: str
-    dropout: Optional[str] = None
+    post: Tuple[str, ...] = ()
+    after: Tuple[str, ...] = ()
     cast_to_down: bool = False
+    order: Any = "gate_up"
+    dim: Any = -1
+
+    def order_for(self, module: torch.nn.Module) -> str:
+        return self.order(module) if callable(self.order) else self.order
+
+    def dim_for(self, module: torch.nn.Module) -> int:
+        return self.dim(module) if callable(self.dim) else self.dim
 
     @property
     def package(self) -> str:
@@ -227,7 +270,7 @@ GATED_MLPS: Tuple[GatedMLPClass, ...] = (
         "wi_1",
         "wo",
         "act",
-        dropout="dropout",
+        post=("dropout",),
         cast_to_down=True,
     ),
     GatedMLPClass(
@@ -238,7 +281,31 @@ GATED_MLPS: Tuple[GatedMLPClass, ...] = (
         "",
         "Wo",
         "act",
-        dropout="drop",
+        post=("drop",),
+    ),
+    GatedMLPClass(
+        "timm.layers.mlp",
+        "SwiGLU",
+        "separate",
+        "fc1_g",
+        "fc1_x",
+        "fc2",
+        "act",
+        post=("drop1", "norm"),
+        after=("drop2",),
+    ),
+    GatedMLPClass(
+        "timm.layers.mlp",
+        "GluMlp",
+        "split",
+        "fc1",
+        "",
+        "fc2",
+        "act",
+        post=("drop1", "norm"),
+        after=("drop2",),
+        order=lambda m: "up_gate" if m.gate_last else "gate_up",
+        dim=lambda m: m.chunk_dim,
     ),
 )
 """The gated MLP classes we fuse."""
@@ -311,10 +378,13 @@ def _mlp_forward(self, x):
     act = getattr(self, row.act)
     if row.form == "split":
         y = getattr(self, row.gate)(x)
-        if act_name is not None and y.dim() > 0 and y.shape[-1] % 2 == 0 and _fusable(y, y):
-            h = AF.gated_split(y, act_name, dim=-1, order="gate_up", alpha=alpha)
+        d = row.dim_for(self)
+        order = row.order_for(self)
+        if act_name is not None and y.dim() > 0 and y.shape[d] % 2 == 0 and _fusable(y, y):
+            h = AF.gated_split(y, act_name, dim=d, order=order, alpha=alpha)
         else:
-            g, u = y.chunk(2, dim=-1)
+            first, second = y.chunk(2, dim=d)
+            g, u = (first, second) if order == "gate_up" else (second, first)
             h = act(g) * u
     else:
         g = getattr(self, row.gate)(x)
@@ -323,14 +393,17 @@ def _mlp_forward(self, x):
             h = AF.gated(g, u, act_name, alpha)
         else:
             h = act(g) * u
-    if row.dropout is not None:
-        h = getattr(self, row.dropout)(h)
+    for name in row.post:
+        h = getattr(self, name)(h)
     down = getattr(self, row.down)
     if row.cast_to_down:
         w = down.weight
         if isinstance(w, torch.Tensor) and h.dtype != w.dtype and w.dtype != torch.int8:
             h = h.to(w.dtype)
-    return down(h)
+    out = down(h)
+    for name in row.after:
+        out = getattr(self, name)(out)
+    return out
 
 
 def _converted_class(cls: type, kind: str, i: int) -> type:
@@ -387,6 +460,9 @@ def convert_module(module: torch.nn.Module) -> Tuple[Optional[type], str]:
     recognized class that could not be converted, or ``(None, "")``."""
     found = _rows().get(type(module))
     if found is None:
+        for mod, name, why in UNSUPPORTED:
+            if getattr(sys.modules.get(mod), name, None) is type(module):
+                return None, why
         return None, ""
     kind, i = found
     row = _KINDS[kind][i]
@@ -471,5 +547,18 @@ _FINGERPRINTS: Mapping[str, str] = {
     "transformers.models.phi3.modeling_phi3.Phi3MLP": "541faaa16cd9b1e6",
     "transformers.models.t5.modeling_t5.T5DenseGatedActDense": "a4712aab1df66dd5",
     "transformers.models.modernbert.modeling_modernbert.ModernBertMLP": "7e4c1a31c8077fd8",
+    # timm 1.0.31
+    "timm.layers.activations.GELU": "c5a7d67af459dba9",
+    "timm.layers.activations.GELUTanh": "bc62d96de9eaf975",
+    "timm.layers.activations.QuickGELU": "fc63ddc5b3aa8f01",
+    "timm.layers.activations.Sigmoid": "4c55dabcf5f2c4a7",
+    "timm.layers.activations.Tanh": "e104357f5a31143d",
+    "timm.layers.activations.Swish": "3b302e5b878a8be7",
+    "timm.layers.activations.Mish": "165171ff41e32cf7",
+    "timm.layers.activations.HardSwish": "51d9171c2814d8e9",
+    "timm.layers.activations.HardSigmoid": "b41c3134132b225a",
+    "timm.layers.activations.PReLU": "b2f7074f5bacc92b",
+    "timm.layers.mlp.SwiGLU": "8fd12d3af7e67ab2",
+    "timm.layers.mlp.GluMlp": "e8005a2b6aceb72e",
 }
 """``module.name`` -> fingerprint of the class's forward in the pinned release."""

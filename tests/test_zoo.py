@@ -390,9 +390,74 @@ def test_converted_models_pickle_and_keep_isinstance():
     torch.testing.assert_close(again(ids).logits, model(ids).logits)
 
 
-def test_every_row_resolves_and_matches_the_pinned_release():
+@pytest.mark.parametrize("package", ["transformers", "timm"])
+def test_every_row_resolves_and_matches_the_pinned_release(package):
     import importlib
 
+    if package == "timm":
+        _timm()
     for row in zoo.ACTIVATIONS + zoo.GATED_MLPS:
+        if row.package != package:
+            continue
         cls = getattr(importlib.import_module(row.module), row.name)
         assert zoo.fingerprint(cls.forward) == zoo._FINGERPRINTS[f"{row.module}.{row.name}"], row.name
+
+
+def test_readme_shows_the_activation_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert zoo.mapping_table() in readme
+
+
+# ----------------------------------------------------------------------- timm
+
+
+def _timm():
+    return pytest.importorskip("timm")
+
+
+@pytest.mark.parametrize("name", ["convnext_atto", "efficientnet_b0", "mobilenetv3_small_100", "regnety_002"])
+def test_timm_models(name):
+    timm = _timm()
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False, num_classes=10).eval()
+    ref = copy.deepcopy(model)
+    keys = list(model.state_dict())
+    model, summary = activations_ext.convert(model)
+    assert len(summary) > 0 and not summary.skipped, str(summary)
+    known = set(zoo.known_activation_classes()) | {s.torch_module for s in activations_ext.SPECS}
+    assert not [n for n, m in model.named_modules() if type(m) in known]
+    x = torch.randn(2, 3, 64, 64)
+    with Recorder() as rec:
+        out = model(x)
+        out.square().mean().backward()
+    assert not TORCH_ACTIVATION_OPS & set(rec.calls), sorted(TORCH_ACTIVATION_OPS & set(rec.calls))
+    torch.testing.assert_close(out, ref(x), rtol=1e-4, atol=1e-5)
+    assert list(model.state_dict()) == keys
+    model, _ = activations_ext.revert(model)
+    assert [type(m) for m in model.modules()] == [type(m) for m in ref.modules()]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda layers: layers.SwiGLU(16, 32),
+        lambda layers: layers.GluMlp(16, 32, act_layer=torch.nn.Sigmoid),
+        lambda layers: layers.GluMlp(16, 32, act_layer=torch.nn.SiLU, gate_last=False),
+        lambda layers: layers.GluMlp(16, 32, act_layer=torch.nn.GELU, use_conv=True),
+    ],
+    ids=["swiglu", "glu-gate-last", "glu-gate-first", "glu-conv"],
+)
+def test_timm_gated_mlps(make):
+    timm = _timm()
+    torch.manual_seed(0)
+    mlp = make(timm.layers).eval()
+    ref = copy.deepcopy(mlp)
+    mlp, summary = activations_ext.convert(mlp)
+    assert summary.replaced[0].name == "" and not summary.skipped
+    x = torch.randn(2, 16, 4, 4) if isinstance(mlp.fc2, torch.nn.Conv2d) else torch.randn(3, 5, 16)
+    with Recorder() as rec:
+        y = mlp(x)
+    assert sum(c.startswith("activations_ext::gated") for c in rec.calls) == 1
+    torch.testing.assert_close(y, ref(x))
