@@ -36,6 +36,7 @@ from bench import percall as PC
 from bench import plots as P
 from bench import step as S
 from bench import verdicts as V
+from bench import zoo as Z
 from bench.machine import choose_threads, contention_probe, environment, machine_tag, pick_clock, pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,9 +173,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     scfg = S.StepConfig.preset(quick, device)
     mcfg = M.StackConfig.preset(quick, device)
     gcfg = G.GatedConfig.preset(quick, device, compile=not args.no_compile)
+    zcfg = Z.ZooConfig.preset(quick, device, compile=not args.no_compile)
     tasks = K.plan(kcfg)
     n_step = 1 + sum(2 if a.ours_module_cls is not None else 1 for a in K.activations())
-    n_gated = len(gcfg.shapes) * len(gcfg.dtypes) * 2 + 1
+    n_gated = len(gcfg.shapes) * len(gcfg.dtypes) * 2 + 1 + len(Z.MODELS)
     total = (
         len(tasks)
         + 2
@@ -225,6 +227,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     t0 = time.perf_counter()
     results["gated"] = G.run_gated(gcfg, device, progress)
     results["gated"]["seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    results["zoo"] = Z.run_zoo(zcfg, device, progress)
+    results["zoo"]["seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     results["experiments"] = E.run_all(ecfg, device, progress)
@@ -1213,6 +1219,55 @@ def gated_section(res: Mapping[str, Any], out_dir: Path, figures: List[str]) -> 
     return "\n".join(out)
 
 
+def zoo_section(res: Mapping[str, Any]) -> str:
+    out = ["### 2.9 Real models: converted against unconverted", ""]
+    zoo = res.get("zoo")
+    if not zoo:
+        return "\n".join(out + ["Not measured in this run (its results predate this section).", ""])
+    c = zoo["config"]
+    out += [
+        "Small but real configurations built from their configs (no weights downloaded), training in float32: "
+        f"the language models on {c['batch']} sequences of {c['seq']} tokens with a vocabulary of {c['vocab']} "
+        f"(cross-entropy over the vocabulary: the logits are {c['batch']} x {c['seq']} x {c['vocab']}), the vision "
+        f"models on {c['image_batch']} images of 3 x {c['image']} x {c['image']} with 100 classes. A step is "
+        "zero_grad, forward, loss, backward and an SGD step; the variants start from the same weights and are "
+        f"timed interleaved ({c['rounds']} rounds, medians). Converted: `activations_ext.convert` (its "
+        "activations and gated MLPs). Peak: the peak of live tensor memory in one step (as in 2.6).",
+        "",
+    ]
+    head = ["model", "replaced", "converted", "unconverted"]
+    compiled = any("compiled" in r["times"] for r in zoo["rows"])
+    head += (["compile(unconverted)"] if compiled else []) + ["converted/unconverted"]
+    head += (["converted/compiled"] if compiled else []) + [
+        "peak MiB converted",
+        "peak MiB unconverted",
+        "peak ratio",
+    ]
+    rows = []
+    for r in zoo["rows"]:
+        t = {k: _median(v) for k, v in r["times"].items()}
+        rep = ", ".join(f"{k} x{v}" for k, v in r["replaced"].items())
+        row = [r["label"], rep, fmt_time(t["converted"]), fmt_time(t["unconverted"])]
+        if compiled:
+            row.append(fmt_time(t["compiled"]) if "compiled" in t else "-")
+        row.append(fmt_num(r["converted/unconverted"]))
+        if compiled:
+            row.append(fmt_num(r["converted/compiled"]) if "converted/compiled" in r else "-")
+        row += [
+            mib(r["peak_bytes"]["converted"]),
+            mib(r["peak_bytes"]["unconverted"]),
+            fmt_num(r["peak converted/unconverted"]),
+        ]
+        rows.append(row)
+    out += [table(head, rows), ""]
+    for name, why in zoo.get("missing", {}).items():
+        out.append(f"- {name}: left out, {why}.")
+    skipped = [f"{r['label']}: {s}" for r in zoo["rows"] for s in r["skipped"]]
+    out += [f"- skipped by convert: {s}" for s in skipped]
+    out.append("")
+    return "\n".join(out)
+
+
 def experiments_section(
     res: Mapping[str, Any], verdicts: Sequence[V.Verdict], out_dir: Path, figures: List[str]
 ) -> str:
@@ -1519,6 +1574,7 @@ def write_report(res: Dict[str, Any], out_dir: Path, tag: str) -> Path:
         kernel_tables(res, out_dir, figures),
         step_and_memory(res, out_dir, figures),
         gated_section(res, out_dir, figures),
+        zoo_section(res),
         experiments_section(res, verdicts, out_dir, figures),
     ]
     raw = ["results.json", "kernels.csv"] + (["baseline-kernels.json"] if "baseline" in res else [])

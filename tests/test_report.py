@@ -56,6 +56,7 @@ SECTIONS = [
     "### 2.6 A training step of an MLP",
     "### 2.7 What backward keeps",
     "### 2.8 Gated MLP activations",
+    "### 2.9 Real models",
     "## 3. The experiments behind the verdicts",
     "### Claim 1(a)",
     "### Claim 1(b)",
