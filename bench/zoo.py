@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import datetime
 import gc
 import json
 import statistics
@@ -27,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 import activations_ext
-from bench.machine import pick_device
+from bench.machine import cpu_model, pick_device
 from bench.memory import peak_tensor_bytes
 
 
@@ -216,9 +217,16 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--json", default=None)
+    p.add_argument("--md", default=None, help="also write the report's section")
     a = p.parse_args(argv)
     device = pick_device()
     res = run_zoo(ZooConfig.preset(a.quick, device, compile=not a.no_compile), device, print)
+    res["meta"] = {
+        "device": cpu_model() if device.type == "cpu" else torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
     for r in res["rows"]:
         ratios = "  ".join(f"{k}={v:.3f}" for k, v in r.items() if "/" in k)
         print(f"{r['model']:<24}{statistics.median(r['times']['converted']) * 1e3:9.1f} ms  {ratios}")
@@ -227,7 +235,19 @@ def main(argv=None) -> int:
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
+    if a.md:
+        write_md(res, a.md)
     return 0
+
+
+def write_md(res: Dict[str, Any], path: str) -> None:
+    from pathlib import Path
+
+    from bench.report import zoo_section
+
+    m = res["meta"]
+    head = f"Measured on {m['device']}, torch {m['torch']}, {m['threads']} threads, {m['date']}.\n\n"
+    Path(path).write_text(head + zoo_section({"zoo": res}))
 
 
 if __name__ == "__main__":
