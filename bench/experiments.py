@@ -82,6 +82,13 @@ class ExperimentConfig:
     dying_batch: int = 32
     dying_epochs: int = 20
     dying_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    # claim 8: without an activation, the layers collapse into one linear map
+    collapse_seeds: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    collapse_points: int = 1000
+    collapse_width: int = 16
+    collapse_depth: int = 4  # hidden layers: depth + 1 Linear layers in all
+    collapse_epochs: int = 300
+    collapse_lr: float = 0.01
     # every experiment
     prelu_init: float = PRELU_INIT  # PReLU's initial slope
 
@@ -100,6 +107,8 @@ class ExperimentConfig:
             grad_seeds=[0],
             dying_epochs=4,
             dying_seeds=[0],
+            collapse_seeds=[0, 1],
+            collapse_epochs=60,
         )
 
     def runs(self) -> Dict[str, int]:
@@ -109,6 +118,7 @@ class ExperimentConfig:
             "time_to_target": len(self.ttt_activations) * len(self.ttt_lrs) * len(self.ttt_seeds),
             "gradient_norms": len(self.grad_activations) * len(self.grad_seeds),
             "dying_units": len(self.dying_activations) * len(self.dying_lrs) * len(self.dying_seeds),
+            "linear_collapse": 2 * len(self.collapse_seeds),
         }
 
 
@@ -513,6 +523,76 @@ def dying_units(config: ExperimentConfig, device: torch.device, tick: Tick) -> D
     return {"config": _sub(config, "dying_"), "data": data_shape(x, y), "runs": runs}
 
 
+# --------------------------------------------------------------------------
+# Claim 8: without an activation, any number of layers is one linear map
+# --------------------------------------------------------------------------
+
+
+def collapsed_map(model: torch.nn.Sequential) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(W, b) of the single affine map a stack of Linear layers computes,
+    multiplied out in float64: y = x @ W.T + b."""
+    w = b = None
+    for layer in linear_layers(model):
+        lw, lb = layer.weight.detach().double(), layer.bias.detach().double()
+        if w is None:
+            w, b = lw, lb
+        else:
+            w, b = lw @ w, lw @ b + lb
+    return w, b
+
+
+def linear_collapse(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    """The article's circle data, a deep MLP without activations against the
+    same MLP with ReLU (same initial weights), against the best linear
+    classifier (logistic regression on the inputs) and the majority class."""
+    from sklearn.linear_model import LogisticRegression
+
+    from activations_ext import nn as ann
+
+    runs = []
+    w, depth = config.collapse_width, config.collapse_depth
+    for seed in config.collapse_seeds:
+        x, y = circle_data(seed, device, config.collapse_points)
+        xs, ys = x.cpu().double().numpy(), y.cpu().flatten().numpy()
+        logistic = LogisticRegression().fit(xs, ys)
+        run: Dict[str, Any] = {
+            "seed": seed,
+            "logistic_accuracy": float(logistic.score(xs, ys)),
+            "majority_accuracy": float(max(ys.mean(), 1 - ys.mean())),
+        }
+        for name in ("none", "relu"):
+            tick(f"linear collapse {name} seed {seed}")
+            torch.manual_seed(2000 + seed)  # the same Linear weights with and without the activation
+            layers: List[torch.nn.Module] = []
+            w_in = 2
+            for _ in range(depth):
+                layers.append(torch.nn.Linear(w_in, w))
+                if name == "relu":
+                    layers.append(ann.ReLU())
+                w_in = w
+            layers.append(torch.nn.Linear(w_in, 1))
+            model = torch.nn.Sequential(*layers).to(device)
+            opt = torch.optim.Adam(model.parameters(), lr=config.collapse_lr)
+            loss_fn = torch.nn.BCEWithLogitsLoss()
+            for _ in range(config.collapse_epochs):
+                opt.zero_grad()
+                loss_fn(model(x), y).backward()
+                opt.step()
+            with torch.no_grad():
+                logits = model(x)
+                run[f"{name}_loss"] = float(loss_fn(logits, y))
+                run[f"{name}_accuracy"] = float(((logits > 0).float() == y).float().mean())
+                if name == "none":
+                    wm, bm = collapsed_map(model)
+                    mapped = x.double() @ wm.T + bm
+                    scale = float(logits.double().abs().max())
+                    run["collapse_rel_error"] = float((mapped - logits.double()).abs().max()) / max(
+                        scale, 1e-30
+                    )
+        runs.append(run)
+    return {"config": _sub(config, "collapse_"), "runs": runs}
+
+
 # Settings every experiment uses: each experiment's config carries them.
 SHARED = ("prelu_init",)
 
@@ -545,4 +625,5 @@ def run_all(config: ExperimentConfig, device: torch.device, tick: Optional[Tick]
         "time_to_target": time_to_target(config, device, tick),
         "gradient_norms": gradient_norms(config, device, tick),
         "dying_units": dying_units(config, device, tick),
+        "linear_collapse": linear_collapse(config, device, tick),
     }

@@ -305,3 +305,28 @@ def gated_times(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def linear_collapse(result: Mapping[str, Any], path: Path) -> Path:
+    """Training accuracy per seed: majority class, logistic regression, the
+    stack without an activation, the same stack with ReLU."""
+    runs = sorted(result["runs"], key=lambda r: r["seed"])
+    keys = [
+        ("majority_accuracy", "majority class", "tab:gray"),
+        ("logistic_accuracy", "logistic regression", "tab:green"),
+        ("none_accuracy", "no activation", "tab:red"),
+        ("relu_accuracy", "ReLU", "tab:blue"),
+    ]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(keys)
+    for j, (key, label, color) in enumerate(keys):
+        xs = [i + (j - (len(keys) - 1) / 2) * width for i in range(len(runs))]
+        ax.bar(xs, [r[key] for r in runs], width=width, label=label, color=color)
+    ax.set_xticks(range(len(runs)))
+    ax.set_xticklabels([f"seed {r['seed']}" for r in runs])
+    ax.set_ylim(0.4, 1.0)
+    ax.set_ylabel("training accuracy")
+    ax.set_title("Circle data: layers without an activation fit no better than one linear map", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

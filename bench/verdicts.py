@@ -53,6 +53,11 @@ SIGMOID_SLOWER_LOSS_RATIO = 1.25  # mean final loss, sigmoid / relu
 SIGMOID_SLOWER_SEED_SHARE = 0.8  # sigmoid's final loss above relu's in this share of seeds
 LEAKY_TRACKS_REL = 0.10  # |mean leaky - mean relu| <= this x mean relu (or one relu std)
 
+# Claim 8: without an activation, the layers collapse into one linear map
+COLLAPSE_MAX_REL_ERROR = 1e-4  # the product of the weights reproduces the network's outputs this closely
+LINEAR_ACC_SLACK = 0.02  # the stack's accuracy <= the best linear classifier's + this
+RELU_GAIN_MIN = 0.15  # and ReLU's accuracy >= the stack's + this
+
 
 @dataclass
 class Verdict:
@@ -297,6 +302,44 @@ def article(final_losses: Mapping[str, Sequence[float]]) -> Verdict:
     )
 
 
+COLLAPSE_RULE = (
+    "Three readings of the claim, on the article's circle data: (i) the weights of the network without an "
+    "activation, multiplied out, reproduce its outputs to within "
+    f"{COLLAPSE_MAX_REL_ERROR:g} of their largest magnitude (it is one linear map), in every seed; (ii) its mean "
+    f"accuracy is at most the best linear classifier's (logistic regression on the inputs) + {LINEAR_ACC_SLACK:g} "
+    f"(depth adds nothing); (iii) the same network with ReLU, from the same initial weights, is at least "
+    f"{RELU_GAIN_MIN:g} more accurate on average (the non-linearity is what fits the data). Holds if all three; "
+    "holds only in part if some; does not hold if none."
+)
+
+
+def linear_collapse(
+    collapse_errors: Sequence[float],
+    linear_accuracy: Sequence[float],
+    logistic_accuracy: Sequence[float],
+    relu_accuracy: Sequence[float],
+    majority_accuracy: Sequence[float],
+) -> Verdict:
+    """Claim 8, per seed (same seed order in each list)."""
+    one_map = max(collapse_errors) <= COLLAPSE_MAX_REL_ERROR
+    no_better = _mean(linear_accuracy) <= _mean(logistic_accuracy) + LINEAR_ACC_SLACK
+    relu_fits = _mean(relu_accuracy) >= _mean(linear_accuracy) + RELU_GAIN_MIN
+    return Verdict(
+        "8",
+        "Without an activation, any number of layers is one linear map and cannot fit non-linear data",
+        _count([one_map, no_better, relu_fits]),
+        [
+            ("product of weights vs output (max rel. error)", max(collapse_errors)),
+            ("accuracy, no activation (mean)", _mean(linear_accuracy)),
+            ("accuracy, logistic regression (mean)", _mean(logistic_accuracy)),
+            ("accuracy, ReLU (mean)", _mean(relu_accuracy)),
+            ("accuracy, majority class (mean)", _mean(majority_accuracy)),
+            ("seeds", len(collapse_errors)),
+        ],
+        COLLAPSE_RULE,
+    )
+
+
 def all_rules() -> Dict[str, str]:
     """Every rule's text, by claim."""
     return {
@@ -307,4 +350,5 @@ def all_rules() -> Dict[str, str]:
         "5": COST_RULE,
         "6": PRELU_RULE,
         "7": ARTICLE_RULE,
+        "8": COLLAPSE_RULE,
     }

@@ -66,9 +66,10 @@ SECTIONS = [
     "### Claim 5",
     "### Claim 6",
     "### Claim 7",
+    "### Claim 8",
     "## 4. Raw data",
 ]
-CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7"]
+CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7", "8"]
 
 
 def _env():
@@ -745,6 +746,7 @@ def test_every_figure_is_written_and_embedded(report):
         "dead-units.png",
         "prelu-slopes.png",
         "article-losses.png",
+        "linear-collapse.png",
     }
     assert expected <= set(embedded)
     for name in embedded:

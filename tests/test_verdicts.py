@@ -344,7 +344,9 @@ def test_article_cites_its_numbers():
 
 def test_rule_texts_state_the_thresholds():
     rules = V.all_rules()
-    assert set(rules) == {"1", "2", "3", "4", "5", "6", "7"}
+    assert set(rules) == {"1", "2", "3", "4", "5", "6", "7", "8"}
+    assert f"{V.COLLAPSE_MAX_REL_ERROR:g}" in rules["8"] and f"{V.LINEAR_ACC_SLACK:g}" in rules["8"]
+    assert f"{V.RELU_GAIN_MIN:g}" in rules["8"]
     assert f"{V.SPEEDUP_HOLDS_AT:g}" in rules["1"] and f"{V.SPEEDUP_MEASURABLE:g}" in rules["1"]
     assert f"{V.VANISH_MAX_ATTENUATION:g}" in rules["2"] and f"{V.SATURATED_MIN:.0%}" in rules["2"]
     assert f"{V.SPARSITY_CENTRE:g} +- {V.SPARSITY_TOLERANCE:g}" in rules["3"]
@@ -357,6 +359,35 @@ def test_rule_texts_state_the_thresholds():
         and f"{V.SIGMOID_SLOWER_SEED_SHARE:.0%}" in rules["7"]
     )
     assert f"{V.LEAKY_TRACKS_REL:.0%}" in rules["7"]
+
+
+def _collapse(err=1e-7, linear=0.61, logistic=0.6, relu=0.97):
+    return V.linear_collapse([err, err / 2], [linear] * 2, [logistic] * 2, [relu] * 2, [0.6, 0.61])
+
+
+def test_linear_collapse_holds_when_all_three_readings_do():
+    v = _collapse()
+    assert v.claim == "8" and v.verdict == V.HOLDS
+    ev = dict(v.evidence)
+    assert ev["product of weights vs output (max rel. error)"] == pytest.approx(1e-7)
+    assert ev["accuracy, ReLU (mean)"] == pytest.approx(0.97)
+    assert ev["seeds"] == 2
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"err": 1e-2},  # not one linear map
+        {"linear": 0.7},  # better than any linear classifier
+        {"relu": 0.7},  # the non-linearity did not help
+    ],
+)
+def test_linear_collapse_holds_in_part_when_one_reading_fails(kw):
+    assert _collapse(**kw).verdict == V.PART
+
+
+def test_linear_collapse_does_not_hold_when_no_reading_does():
+    assert _collapse(err=1.0, linear=0.9, relu=0.9).verdict == V.NOT
 
 
 def test_unknown_verdict_is_rejected():
