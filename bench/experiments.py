@@ -89,6 +89,16 @@ class ExperimentConfig:
     collapse_depth: int = 4  # hidden layers: depth + 1 Linear layers in all
     collapse_epochs: int = 300
     collapse_lr: float = 0.01
+    # claim 9: large initial weights and dying units
+    init_activations: Tuple[str, ...] = ("relu", "leaky_relu", "prelu", "elu")
+    init_scales: Tuple[float, ...] = (1.0, 3.0, 10.0)  # x Kaiming-normal (fan-in, gain for ReLU)
+    init_optimizer: str = "sgd"  # plain SGD: Adam's steps do not grow with the weights' scale
+    init_lr: float = 0.01
+    init_width: int = 128
+    init_depth: int = 4
+    init_batch: int = 32
+    init_epochs: int = 20
+    init_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     # every experiment
     prelu_init: float = PRELU_INIT  # PReLU's initial slope
 
@@ -109,6 +119,10 @@ class ExperimentConfig:
             dying_seeds=[0],
             collapse_seeds=[0, 1],
             collapse_epochs=60,
+            init_activations=("relu", "leaky_relu"),
+            init_scales=(1.0, 10.0),
+            init_epochs=3,
+            init_seeds=[0],
         )
 
     def runs(self) -> Dict[str, int]:
@@ -119,6 +133,7 @@ class ExperimentConfig:
             "gradient_norms": len(self.grad_activations) * len(self.grad_seeds),
             "dying_units": len(self.dying_activations) * len(self.dying_lrs) * len(self.dying_seeds),
             "linear_collapse": 2 * len(self.collapse_seeds),
+            "large_init": len(self.init_activations) * len(self.init_scales) * len(self.init_seeds),
         }
 
 
@@ -593,6 +608,59 @@ def linear_collapse(config: ExperimentConfig, device: torch.device, tick: Tick) 
     return {"config": _sub(config, "collapse_"), "runs": runs}
 
 
+# --------------------------------------------------------------------------
+# Claim 9: too-large initial weights kill ReLU units
+# --------------------------------------------------------------------------
+
+
+def large_init(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    """Claim 4's digits MLP, the layers' weights drawn from Kaiming-normal
+    (ReLU's gain) times each scale, biases zero, trained with plain SGD at a
+    rate that suits 1x: dead (ReLU) or stuck (the others) units at
+    initialisation and after training. Scaling the weights changes no unit's
+    sign at initialisation (ReLU is positively homogeneous), so any extra
+    death comes from training: with SGD the gradients, and so the steps,
+    grow with the weights (Adam's would not)."""
+    x, y = load_digits(device)
+    classes = data_shape(x, y)["classes"]
+    loss_fn = torch.nn.functional.cross_entropy
+    runs = []
+    for name in config.init_activations:
+        act = get_activation(name)
+        for scale in config.init_scales:
+            for seed in config.init_seeds:
+                tick(f"large init {name} x{scale:g} seed {seed}")
+                torch.manual_seed(seed)
+                model, hidden = make_mlp(
+                    act, x.shape[1], config.init_width, config.init_depth, classes, config.prelu_init
+                )
+                with torch.no_grad():
+                    for layer in linear_layers(model):
+                        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                        layer.weight.mul_(scale)
+                        layer.bias.zero_()
+                model.to(device)
+                if config.init_optimizer == "sgd":
+                    opt = torch.optim.SGD(model.parameters(), lr=config.init_lr)
+                else:
+                    opt = torch.optim.Adam(model.parameters(), lr=config.init_lr)
+                gen = torch.Generator().manual_seed(seed)
+                dead_init = dead_unit_fractions(model, hidden, x)
+                for _ in range(config.init_epochs):
+                    train_epoch(model, opt, x, y, config.init_batch, gen, loss_fn)
+                runs.append(
+                    {
+                        "activation": name,
+                        "scale": scale,
+                        "seed": seed,
+                        "dead_init": dead_init,  # per hidden layer
+                        "dead_end": dead_unit_fractions(model, hidden, x),
+                        "error_end": error_rate(model, x, y),
+                    }
+                )
+    return {"config": _sub(config, "init_"), "data": data_shape(x, y), "runs": runs}
+
+
 # Settings every experiment uses: each experiment's config carries them.
 SHARED = ("prelu_init",)
 
@@ -626,4 +694,5 @@ def run_all(config: ExperimentConfig, device: torch.device, tick: Optional[Tick]
         "gradient_norms": gradient_norms(config, device, tick),
         "dying_units": dying_units(config, device, tick),
         "linear_collapse": linear_collapse(config, device, tick),
+        "large_init": large_init(config, device, tick),
     }

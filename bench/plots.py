@@ -330,3 +330,25 @@ def linear_collapse(result: Mapping[str, Any], path: Path) -> Path:
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def large_init(summary: Mapping[Any, Mapping[str, float]], path: Path) -> Path:
+    """Dead (ReLU) or stuck share at the end of training against the initial weight scale."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    acts = list(dict.fromkeys(a for a, _ in summary))
+    for act in acts:
+        scales = sorted(sc for a, sc in summary if a == act)
+        ax.plot(
+            scales,
+            [summary[(act, sc)]["dead_end"] for sc in scales],
+            marker="o",
+            color=COLORS.get(act),
+            label=act,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("initial weight scale (x Kaiming-normal)")
+    ax.set_ylabel("dead / stuck units at end (mean over layers)")
+    ax.set_title("Large initialisation: dead ReLU units against the stuck units of the others", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

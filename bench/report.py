@@ -591,6 +591,8 @@ def build_verdicts(res: Mapping[str, Any]) -> List[V.Verdict]:
     verdicts.append(V.article(**article_inputs(res)))
     if "linear_collapse" in res["experiments"]:
         verdicts.append(V.linear_collapse(**collapse_inputs(res)))
+    if "large_init" in res["experiments"]:
+        verdicts.append(V.large_init(**init_inputs(res)))
     return verdicts
 
 
@@ -1544,7 +1546,86 @@ def experiments_section(
     ]
     if "linear_collapse" in exp:
         out += collapse_section(exp["linear_collapse"], vd["8"], out_dir, figures)
+    if "large_init" in exp:
+        out += init_section(exp["large_init"], vd["9"], out_dir, figures)
     return "\n".join(out)
+
+
+def init_summary(result: Mapping[str, Any]) -> Dict[Tuple[str, float], Dict[str, float]]:
+    """(activation, scale) -> medians over seeds of the layer-mean dead share at init and end, and the error."""
+    groups: Dict[Tuple[str, float], List[Mapping[str, Any]]] = {}
+    for r in result["runs"]:
+        groups.setdefault((r["activation"], r["scale"]), []).append(r)
+    return {
+        k: {
+            "dead_init": _median([_mean(r["dead_init"]) for r in rs]),
+            "dead_end": _median([_mean(r["dead_end"]) for r in rs]),
+            "error_end": _median([r["error_end"] for r in rs]),
+            "seeds": len(rs),
+        }
+        for k, rs in groups.items()
+    }
+
+
+def init_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 9: ReLU's dead share at the end at 1x and at the largest scale, LeakyReLU's stuck share there."""
+    result = res["experiments"]["large_init"]
+    d = init_summary(result)
+    scales = sorted(result["config"]["scales"])
+    lo, hi = scales[0], scales[-1]
+    extra = [(f"ReLU dead at init, x{hi:g}", d[("relu", hi)]["dead_init"])]
+    extra.append((f"train error ReLU, x{hi:g}", d[("relu", hi)]["error_end"]))
+    extra.append((f"train error LeakyReLU, x{hi:g}", d[("leaky_relu", hi)]["error_end"]))
+    for act in ("prelu", "elu"):
+        if (act, hi) in d:
+            extra.append((f"{act} stuck at end, x{hi:g}", d[(act, hi)]["dead_end"]))
+    return {
+        "relu_dead_base": d[("relu", lo)]["dead_end"],
+        "relu_dead_large": d[("relu", hi)]["dead_end"],
+        "leaky_stuck_large": d[("leaky_relu", hi)]["dead_end"],
+        "extra": extra,
+    }
+
+
+def init_section(
+    result: Mapping[str, Any], verdict: V.Verdict, out_dir: Path, figures: List[str]
+) -> List[str]:
+    c, dd = result["config"], result["data"]
+    d = init_summary(result)
+    P.large_init(d, out_dir / "large-init.png")
+    figures.append("large-init.png")
+    rows = [
+        [
+            a,
+            f"x{sc:g}",
+            fmt_pct(100 * s["dead_init"]),
+            fmt_pct(100 * s["dead_end"]),
+            fmt_pct(100 * s["error_end"]),
+            s["seeds"],
+        ]
+        for (a, sc), s in d.items()
+    ]
+    return [
+        f"### Claim 9: large initial weights and dying units ({verdict.verdict})",
+        "",
+        f"The article (section 2.2) says ReLU units die when the initial weights are too large as well as when "
+        f"the learning rate is too high (claim 4). Claim 4's digits MLP ({dd['features']} -> ({c['width']} -> "
+        f"activation) x {c['depth']} -> {dd['classes']}), plain {c['optimizer'].upper()} at lr {c['lr']:g} (a rate that suits 1x), batch "
+        f"{c['batch']}, {c['epochs']} epochs, seeds {c['seeds']}; every Linear's weights drawn from Kaiming-normal "
+        f"(fan-in, ReLU's gain) times a scale of {list(c['scales'])}, biases zero. Dead (ReLU) or stuck (the "
+        "others): input <= 0 for every training image, counted by the dead-unit monitor; mean over hidden "
+        "layers, median over seeds. Scaling the weights changes no unit's sign at initialisation (ReLU is "
+        "positively homogeneous), so what dies, dies in training: with plain SGD the gradients, and so the "
+        "steps, grow with the weights (Adam's steps would not, which is why this experiment does not use it).",
+        "",
+        table(
+            ["activation", "initial scale", "dead/stuck at init", "at end", "train error at end", "seeds"],
+            rows,
+        ),
+        "",
+        "![large initialisation](large-init.png)",
+        "",
+    ]
 
 
 def collapse_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:

@@ -340,6 +340,42 @@ def linear_collapse(
     )
 
 
+INIT_RULE = (
+    f"ReLU dies of large initial weights: at the largest initial scale at least {DEAD_HIGH_MIN:.0%} of ReLU's "
+    f"hidden units are dead at the end of training (one learning rate for every scale), and at least {DEAD_RISE_MIN:.0%} "
+    "of the units more than at 1x Kaiming. LeakyReLU keeps them alive: at the largest scale at least "
+    f"{DEAD_HIGH_MIN:.0%} of ReLU's units are dead and LeakyReLU's share stuck on the negative side is at most "
+    f"{LEAKY_KEEPS_ALIVE_MAX_SHARE:g}x ReLU's dead share. Medians over seeds, mean over hidden layers (the "
+    "thresholds of claim 4). Holds if both; holds only in part if one; does not hold if neither."
+)
+
+
+def large_init(
+    relu_dead_base: float,
+    relu_dead_large: float,
+    leaky_stuck_large: float,
+    extra: Optional[List[Tuple[str, object]]] = None,
+) -> Verdict:
+    """Claim 9: ReLU's dead share at 1x and at the largest scale, LeakyReLU's stuck share there."""
+    dies = relu_dead_large >= DEAD_HIGH_MIN and relu_dead_large >= relu_dead_base + DEAD_RISE_MIN
+    alive = (
+        relu_dead_large >= DEAD_HIGH_MIN
+        and leaky_stuck_large <= LEAKY_KEEPS_ALIVE_MAX_SHARE * relu_dead_large
+    )
+    return Verdict(
+        "9",
+        "Too-large initial weights kill ReLU units; LeakyReLU keeps them alive",
+        _count([dies, alive]),
+        [
+            ("ReLU dead at end, 1x Kaiming", relu_dead_base),
+            ("ReLU dead at end, largest scale", relu_dead_large),
+            ("LeakyReLU stuck at end, largest scale", leaky_stuck_large),
+        ]
+        + list(extra or []),
+        INIT_RULE,
+    )
+
+
 def all_rules() -> Dict[str, str]:
     """Every rule's text, by claim."""
     return {
@@ -351,4 +387,5 @@ def all_rules() -> Dict[str, str]:
         "6": PRELU_RULE,
         "7": ARTICLE_RULE,
         "8": COLLAPSE_RULE,
+        "9": INIT_RULE,
     }

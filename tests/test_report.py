@@ -67,9 +67,10 @@ SECTIONS = [
     "### Claim 6",
     "### Claim 7",
     "### Claim 8",
+    "### Claim 9",
     "## 4. Raw data",
 ]
-CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7", "8"]
+CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7", "8", "9"]
 
 
 def _env():
@@ -747,6 +748,7 @@ def test_every_figure_is_written_and_embedded(report):
         "prelu-slopes.png",
         "article-losses.png",
         "linear-collapse.png",
+        "large-init.png",
     }
     assert expected <= set(embedded)
     for name in embedded:

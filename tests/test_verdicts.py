@@ -344,7 +344,8 @@ def test_article_cites_its_numbers():
 
 def test_rule_texts_state_the_thresholds():
     rules = V.all_rules()
-    assert set(rules) == {"1", "2", "3", "4", "5", "6", "7", "8"}
+    assert set(rules) == {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
+    assert f"{V.DEAD_HIGH_MIN:.0%}" in rules["9"] and f"{V.LEAKY_KEEPS_ALIVE_MAX_SHARE:g}x" in rules["9"]
     assert f"{V.COLLAPSE_MAX_REL_ERROR:g}" in rules["8"] and f"{V.LINEAR_ACC_SLACK:g}" in rules["8"]
     assert f"{V.RELU_GAIN_MIN:g}" in rules["8"]
     assert f"{V.SPEEDUP_HOLDS_AT:g}" in rules["1"] and f"{V.SPEEDUP_MEASURABLE:g}" in rules["1"]
@@ -388,6 +389,21 @@ def test_linear_collapse_holds_in_part_when_one_reading_fails(kw):
 
 def test_linear_collapse_does_not_hold_when_no_reading_does():
     assert _collapse(err=1.0, linear=0.9, relu=0.9).verdict == V.NOT
+
+
+@pytest.mark.parametrize(
+    "base,large,leaky,verdict",
+    [
+        (0.0, 0.5, 0.1, V.HOLDS),  # ReLU dies at the large scale, LeakyReLU keeps them alive
+        (0.45, 0.5, 0.1, V.PART),  # dead already at 1x: large weights add little
+        (0.0, 0.5, 0.4, V.PART),  # LeakyReLU stuck as often
+        (0.0, 0.1, 0.0, V.NOT),  # nothing dies
+    ],
+)
+def test_large_init_rule(base, large, leaky, verdict):
+    v = V.large_init(base, large, leaky)
+    assert v.claim == "9" and v.verdict == verdict
+    assert dict(v.evidence)["ReLU dead at end, largest scale"] == large
 
 
 def test_unknown_verdict_is_rejected():
