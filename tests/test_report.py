@@ -904,3 +904,20 @@ def test_threads_auto_follows_the_probe(report):
             == f"{res['threads']} (torch's default; the start-up probe found the cores free)"
         )
     assert f"| threads used | {res['threads_why']} |" in (report / "report.md").read_text()
+
+
+def test_committed_claims_render_again(tmp_path):
+    """bench/claims.py: the committed claims.md is what its claims.json renders to."""
+    shutil.copy(COMMITTED / "claims" / "claims.json", tmp_path / "claims.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.claims", "--out", str(tmp_path), "--rerender"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "claims.md").read_text() == (COMMITTED / "claims" / "claims.md").read_text()
+    for fig in ("linear-collapse.png", "large-init.png"):
+        assert (tmp_path / fig).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
