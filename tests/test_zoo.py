@@ -434,6 +434,18 @@ def test_timm_models(name):
         out.square().mean().backward()
     assert not TORCH_ACTIVATION_OPS & set(rec.calls), sorted(TORCH_ACTIVATION_OPS & set(rec.calls))
     torch.testing.assert_close(out, ref(x), rtol=1e-4, atol=1e-5)
+    # Parameter gradients against a float64 copy, as for the transformers models.
+    ref64 = copy.deepcopy(ref).double()
+    grads = {}
+    for label, m, inp in (("ours", model, x), ("torch", ref, x), ("f64", ref64, x.double())):
+        m.zero_grad(set_to_none=True)
+        (m(inp).double() ** 2).mean().backward()
+        grads[label] = {n: p.grad.double() for n, p in m.named_parameters() if p.grad is not None}
+    assert grads["ours"].keys() == grads["torch"].keys() == grads["f64"].keys()
+    for n, g64 in grads["f64"].items():
+        err_ours = (grads["ours"][n] - g64).abs().max()
+        err_torch = (grads["torch"][n] - g64).abs().max()
+        assert err_ours <= 4 * err_torch + 1e-5 * g64.abs().max() + 1e-12, (n, err_ours, err_torch)
     assert list(model.state_dict()) == keys
     model, _ = activations_ext.revert(model)
     assert [type(m) for m in model.modules()] == [type(m) for m in ref.modules()]
