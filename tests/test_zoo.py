@@ -473,3 +473,59 @@ def test_timm_gated_mlps(make):
         y = mlp(x)
     assert sum(c.startswith("activations_ext::gated") for c in rec.calls) == 1
     torch.testing.assert_close(y, ref(x))
+
+
+# ------------------------------------------- each zoo activation class alone
+
+
+def _zoo_instances():
+    """(row, instance) for every activation row whose package imports, in
+    each of the class's modes."""
+    import importlib
+
+    out = []
+    for row in zoo.ACTIVATIONS:
+        try:
+            cls = getattr(importlib.import_module(row.module), row.name)
+        except ImportError:
+            continue
+        if row.name == "ClippedGELUActivation":
+            variants = [cls(min=-10.0, max=10.0), cls(min=-0.1, max=3.0)]
+        elif row.name == "GELUActivation":
+            variants = [cls(), cls(use_gelu_python=True)]
+        elif row.name == "GELUTanh" and row.package == "transformers":
+            variants = [cls(), cls(use_gelu_tanh_python=True)]
+        else:
+            variants = [cls()]
+        out += [(row, v) for v in variants]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str)
+def test_each_zoo_activation_meets_the_accuracy_rule(dtype):
+    """Our replacement's error against a float64 reference is at most twice
+    the original class's own, in its dtype (conftest's accuracy rule)."""
+    from conftest import assert_matches_reference, make_input
+
+    from activations_ext.spec import get_spec
+
+    x = make_input((4, 40), dtype)
+    for row, original in _zoo_instances():
+        if get_spec(row.spec).weight:
+            original = original.to(dtype)
+        converted = copy.deepcopy(original)
+        converted, summary = activations_ext.convert(converted)
+        assert len(summary) == 1, (row.name, str(summary))
+        with torch.no_grad():
+            ours = converted(x.clone())
+            theirs = original(x.clone())
+            params = row.params_for(original)
+            spec = get_spec(row.spec)
+            x64 = x.double()
+            if spec.weight:
+                ref = spec.reference64(x64, original.weight.double())
+            else:
+                ref = spec.reference64(x64, **params)
+            if row.clip is not None:
+                ref = ref.clamp(*(getattr(original, a) for a in row.clip))
+        assert_matches_reference(ours, theirs, ref, dtype, what=f"{row.module}.{row.name}")
