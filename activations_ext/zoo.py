@@ -149,7 +149,13 @@ ACTIVATIONS: Tuple[ZooActivation, ...] = (
     ZooActivation(_TIMM, "Tanh", "tanh", note="`inplace=True` overwrites the input, as timm's does"),
     ZooActivation(_TIMM, "Swish", "silu"),
     ZooActivation(_TIMM, "Mish", "mish"),
-    ZooActivation(_TIMM, "HardSwish", "hardswish"),
+    ZooActivation(
+        _TIMM,
+        "HardSwish",
+        "hardswish",
+        note="torch's hardswish: overflows to inf for x above a sixth of the dtype's largest value, where timm's "
+        "x * relu6(x + 3) / 6 does not",
+    ),
     ZooActivation(_TIMM, "HardSigmoid", "hardsigmoid"),
     ZooActivation(_TIMM, "PReLU", "prelu", note="the same weight Parameter"),
 )
