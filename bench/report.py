@@ -1172,7 +1172,7 @@ def gated_section(res: Mapping[str, Any], out_dir: Path, figures: List[str]) -> 
     P.gated_times(rows, out_dir / "gated.png")
     figures.append("gated.png")
     sv = gated["saved"]
-    saved_ratio = sv["ours"]["bytes"] / sv["eager"]["bytes"]
+    saved_ratio = sv["ours"]["bytes"] / sv["eager"]["bytes"] if sv["eager"]["bytes"] > 0 else float("nan")
     mem = {m["mode"]: m for m in gated["mlp_memory"]}
     hidden, inter, tokens = gated["config"]["mlp"]
     eager_peak = mem["eager"]["peak_tensor_bytes"]
@@ -1183,7 +1183,7 @@ def gated_section(res: Mapping[str, Any], out_dir: Path, figures: List[str]) -> 
         ("ours_inplace_backward", "GatedMLP(inplace_backward=True)", "peak_inplace"),
     ):
         m = mem[mode]
-        ratio = m["peak_tensor_bytes"] / eager_peak
+        ratio = m["peak_tensor_bytes"] / eager_peak if eager_peak > 0 else float("nan")
         mrows.append(
             [
                 label,

@@ -191,7 +191,11 @@ def run_model(name: str, cfg: ZooConfig, device) -> Dict[str, Any]:
         "times": times,
         "peak_bytes": peaks,
         "converted/unconverted": med["converted"] / med["unconverted"],
-        "peak converted/unconverted": peaks["converted"] / peaks["unconverted"],
+        # The profiler sometimes records no allocation event at all (a peak
+        # of 0): the ratio is then not a number, not an error.
+        "peak converted/unconverted": peaks["converted"] / peaks["unconverted"]
+        if peaks["unconverted"] > 0
+        else float("nan"),
     }
     if "compiled" in med:
         row["converted/compiled"] = med["converted"] / med["compiled"]
