@@ -1,7 +1,7 @@
 """Run some of the report's training experiments alone and write their
 verdicts and sections (the report's own code renders them).
 
-    python -m bench.claims linear_collapse large_init --out DIR [--quick]
+    python -m bench.claims linear_collapse large_init negative_data lenet sparsity --out DIR [--quick]
     python -m bench.claims --out DIR --rerender
 """
 
@@ -14,13 +14,9 @@ from pathlib import Path
 
 from bench import experiments as E
 from bench import report as R
-from bench import verdicts as V
 from bench.machine import environment, pick_device
 
-SECTIONS = {
-    "linear_collapse": ("8", R.collapse_inputs, V.linear_collapse, R.collapse_section),
-    "large_init": ("9", R.init_inputs, V.large_init, R.init_section),
-}
+SECTIONS = R.LATER_CLAIMS
 
 
 def render(res: dict, out: Path) -> Path:
@@ -28,7 +24,7 @@ def render(res: dict, out: Path) -> Path:
     names = list(res["experiments"])
     verdicts = [SECTIONS[n][2](**SECTIONS[n][1](res)) for n in names]
     figures: list = []
-    parts = [R.verdict_section(verdicts)]
+    parts = [R.verdict_section(verdicts, res.get("mode") == "quick")]
     for n, v in zip(names, verdicts):
         parts += SECTIONS[n][3](res["experiments"][n], v, out, figures)
     env = res["environment"]
@@ -54,7 +50,7 @@ def main(argv=None) -> int:
     device = pick_device()
     cfg = E.ExperimentConfig.preset(a.quick)
     a.out.mkdir(parents=True, exist_ok=True)
-    res = {"environment": environment(device), "experiments": {}}
+    res = {"environment": environment(device), "mode": "quick" if a.quick else "full", "experiments": {}}
     res["environment"]["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
     for name in a.experiments:
         res["experiments"][name] = getattr(E, name)(cfg, device, lambda s: print(s, flush=True))

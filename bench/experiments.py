@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -99,6 +99,34 @@ class ExperimentConfig:
     init_batch: int = 32
     init_epochs: int = 20
     init_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    # claim 10: data that drive most hidden inputs negative
+    negative_activations: Tuple[str, ...] = ("relu", "leaky_relu")
+    negative_conditions: Tuple[str, ...] = ("standard", "offset", "negative_bias", "imbalance")
+    negative_offset: float = -3.0  # "offset": added to both input coordinates
+    negative_bias: float = -2.0  # "negative_bias": every hidden unit's initial bias
+    negative_positive_share: float = 0.05  # "imbalance": share of class 1 (outside a wider circle)
+    negative_points: int = 1000  # training points; as many held out
+    negative_width: int = 16
+    negative_epochs: int = 300
+    negative_lr: float = 0.01
+    negative_seeds: List[int] = field(default_factory=lambda: list(range(10)))
+    # claim 11: Sigmoid in a shallow network (LeNet-5 on digits)
+    lenet_activations: Tuple[str, ...] = ("sigmoid", "relu")
+    lenet_lrs: Tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
+    lenet_momentum: float = 0.9
+    lenet_batch: int = 32
+    lenet_epochs: int = 20
+    lenet_seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    lenet_target_accuracy: float = 0.95  # epochs to reach this validation accuracy are reported
+    # claim 12: sparsity and overfitting with little data
+    sparse_activations: Tuple[str, ...] = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu")
+    sparse_train_images: int = 300  # the rest of digits is the test set
+    sparse_width: int = 256
+    sparse_depth: int = 2
+    sparse_lr: float = 1e-3
+    sparse_batch: int = 32
+    sparse_epochs: int = 150
+    sparse_seeds: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     # every experiment
     prelu_init: float = PRELU_INIT  # PReLU's initial slope
 
@@ -123,6 +151,14 @@ class ExperimentConfig:
             init_scales=(1.0, 10.0),
             init_epochs=3,
             init_seeds=[0],
+            negative_epochs=150,
+            negative_seeds=[0, 1, 2],
+            lenet_lrs=(0.01, 0.1),
+            lenet_epochs=3,
+            lenet_seeds=[0],
+            sparse_activations=("relu", "sigmoid", "gelu"),
+            sparse_epochs=30,
+            sparse_seeds=[0, 1],
         )
 
     def runs(self) -> Dict[str, int]:
@@ -134,6 +170,11 @@ class ExperimentConfig:
             "dying_units": len(self.dying_activations) * len(self.dying_lrs) * len(self.dying_seeds),
             "linear_collapse": 2 * len(self.collapse_seeds),
             "large_init": len(self.init_activations) * len(self.init_scales) * len(self.init_seeds),
+            "negative_data": len(self.negative_activations)
+            * len(self.negative_conditions)
+            * len(self.negative_seeds),
+            "lenet": len(self.lenet_activations) * len(self.lenet_lrs) * len(self.lenet_seeds),
+            "sparsity": len(self.sparse_activations) * len(self.sparse_seeds),
         }
 
 
@@ -661,6 +702,264 @@ def large_init(config: ExperimentConfig, device: torch.device, tick: Tick) -> Di
     return {"config": _sub(config, "init_"), "data": data_shape(x, y), "runs": runs}
 
 
+# --------------------------------------------------------------------------
+# Claim 10: data that drive most hidden inputs negative
+# --------------------------------------------------------------------------
+
+
+def negative_data_set(
+    condition: str, config: ExperimentConfig, seed: int, device: torch.device
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The circle data of one condition: "standard" and "negative_bias" are the
+    article's; "offset" moves every point by ``offset`` on both axes (the
+    labels stay those of the unshifted points); "imbalance" labels 1 only
+    outside the circle that leaves ``positive_share`` of the points outside."""
+    x, y = circle_data(seed, device, config.negative_points)
+    if condition == "offset":
+        x = x + config.negative_offset
+    elif condition == "imbalance":
+        # P(|x|^2 > r^2) = exp(-r^2 / 2) for a 2-D standard normal
+        r2 = -2.0 * math.log(config.negative_positive_share)
+        y = ((x**2).sum(dim=1) > r2).float().unsqueeze(1)
+    elif condition not in ("standard", "negative_bias"):
+        raise ValueError(f"unknown condition {condition!r}")
+    return x, y
+
+
+def balanced_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean over the two classes of the share of each class predicted right."""
+    pred = (logits > 0).float()
+    recalls = [float((pred[y == c] == c).float().mean()) for c in (0.0, 1.0) if bool((y == c).any())]
+    return sum(recalls) / len(recalls)
+
+
+def negative_data(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    """The article's network (Linear(2, w) -> activation -> Linear(w, 1)) on
+    circle data under conditions that drive most hidden inputs negative, ReLU
+    against LeakyReLU from the same initial weights: final loss, balanced
+    accuracy on held-out points of the same distribution, the share of hidden
+    units dead (input <= 0 for every training point) at initialisation."""
+    runs = []
+    w = config.negative_width
+    for condition in config.negative_conditions:
+        for seed in config.negative_seeds:
+            x, y = negative_data_set(condition, config, seed, device)
+            xt, yt = negative_data_set(condition, config, 50_000 + seed, device)
+            for name in config.negative_activations:
+                tick(f"negative data {condition} {name} seed {seed}")
+                act = get_activation(name)
+                torch.manual_seed(3000 + seed)  # same weights for both activations of this seed
+                hidden = act.module(impl_for(act), w, init=config.prelu_init)
+                first = torch.nn.Linear(2, w)
+                if condition == "negative_bias":
+                    with torch.no_grad():
+                        first.bias.fill_(config.negative_bias)
+                model = torch.nn.Sequential(first, hidden, torch.nn.Linear(w, 1)).to(device)
+                opt = torch.optim.Adam(model.parameters(), lr=config.negative_lr)
+                loss_fn = torch.nn.BCEWithLogitsLoss()
+                with torch.no_grad():
+                    pre = first(x)
+                negative_init = float((pre <= 0).float().mean())
+                dead_init = float((pre <= 0).all(dim=0).float().mean())
+                for _ in range(config.negative_epochs):
+                    opt.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    opt.step()
+                with torch.no_grad():
+                    logits, test_logits = model(x), model(xt)
+                    dead_end = float((first(x) <= 0).all(dim=0).float().mean())
+                runs.append(
+                    {
+                        "condition": condition,
+                        "activation": name,
+                        "seed": seed,
+                        "positive_share": float(y.mean()),
+                        "negative_inputs_init": negative_init,  # share of hidden inputs <= 0
+                        "dead_init": dead_init,  # share of hidden units with input <= 0 everywhere
+                        "dead_end": dead_end,
+                        "final_loss": float(loss_fn(logits, y)),
+                        "test_loss": float(loss_fn(test_logits, yt)),
+                        "balanced_accuracy": balanced_accuracy(test_logits, yt),
+                        "train_balanced_accuracy": balanced_accuracy(logits, y),
+                    }
+                )
+    return {"config": _sub(config, "negative_"), "runs": runs}
+
+
+# --------------------------------------------------------------------------
+# Claim 11: Sigmoid in a shallow network (LeNet-5 on digits)
+# --------------------------------------------------------------------------
+
+
+def lenet5(act: Activation, prelu_init: float = PRELU_INIT) -> torch.nn.Sequential:
+    """LeCun's LeNet-5 on a 32x32 image: two 5x5 convolutions with 2x2
+    average pooling, then 120, 84 and 10 units; the activation after every
+    layer but the last. Xavier-uniform weights and zero biases (the careful
+    initialisation a Sigmoid network needs; the same for every activation)."""
+
+    def a(width: int) -> torch.nn.Module:
+        return act.module(impl_for(act), width, init=prelu_init)
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5),
+        a(6),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        a(16),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16 * 5 * 5, 120),
+        a(120),
+        torch.nn.Linear(120, 84),
+        a(84),
+        torch.nn.Linear(84, 10),
+    )
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.xavier_uniform_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    return model
+
+
+def digit_images(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Digits as 1 x 32 x 32 images: each 8x8 image (standardised as
+    :func:`load_digits` does) repeated 4x along both axes."""
+    x, y = load_digits(device)
+    img = x.view(-1, 1, 8, 8)
+    return img.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3).contiguous(), y
+
+
+def split(n: int, seed: int, shares: Sequence[float]) -> List[torch.Tensor]:
+    """A seeded random partition of range(n) into parts of the given shares (the last takes the rest)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    out, start = [], 0
+    for share in shares[:-1]:
+        stop = start + int(round(share * n))
+        out.append(perm[start:stop])
+        start = stop
+    out.append(perm[start:])
+    return out
+
+
+def lenet(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    """LeNet-5 on digits (60% train, 20% validation, 20% test; one split per
+    seed), Sigmoid against ReLU, SGD with momentum over a learning-rate grid:
+    validation and test accuracy after every epoch."""
+    x, y = digit_images(device)
+    loss_fn = torch.nn.functional.cross_entropy
+    runs = []
+    for seed in config.lenet_seeds:
+        tr, va, te = (i.to(device) for i in split(x.shape[0], seed, (0.6, 0.2, 0.2)))
+        for name in config.lenet_activations:
+            act = get_activation(name)
+            for lr in config.lenet_lrs:
+                tick(f"lenet {name} lr {lr:g} seed {seed}")
+                torch.manual_seed(4000 + seed)
+                model = lenet5(act, config.prelu_init).to(device)
+                opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.lenet_momentum)
+                gen = torch.Generator().manual_seed(seed)
+                val, test, loss = [], [], []
+                for _ in range(config.lenet_epochs):
+                    loss.append(train_epoch(model, opt, x[tr], y[tr], config.lenet_batch, gen, loss_fn)[1])
+                    val.append(1 - error_rate(model, x[va], y[va]))
+                    test.append(1 - error_rate(model, x[te], y[te]))
+                runs.append(
+                    {
+                        "activation": name,
+                        "lr": lr,
+                        "seed": seed,
+                        "train_loss": loss,  # mean loss per epoch
+                        "val_accuracy": val,  # after each epoch
+                        "test_accuracy": test,
+                    }
+                )
+    return {
+        "config": _sub(config, "lenet_"),
+        "data": {**data_shape(x.flatten(1), y), "image": list(x.shape[1:])},
+        "runs": runs,
+    }
+
+
+def summarize_lenet(result: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Per activation: the learning rate with the best median (over seeds) of
+    the best validation accuracy; at that rate the median test accuracy at
+    each run's best validation epoch and the median epochs to the target."""
+    target = result["config"]["target_accuracy"]
+    groups: Dict[Tuple[str, float], List[Mapping[str, Any]]] = {}
+    for r in result["runs"]:
+        groups.setdefault((r["activation"], r["lr"]), []).append(r)
+    per: Dict[str, Dict[float, Dict[str, Any]]] = {}
+    for (name, lr), rs in groups.items():
+        best = [max(r["val_accuracy"]) for r in rs]
+        at = [r["test_accuracy"][r["val_accuracy"].index(max(r["val_accuracy"]))] for r in rs]
+        reach = [next((i + 1 for i, a in enumerate(r["val_accuracy"]) if a >= target), None) for r in rs]
+        reached = [e for e in reach if e is not None]
+        per.setdefault(name, {})[lr] = {
+            "val_best": _median(best),
+            "test": _median(at),
+            "epochs_to_target": _median(reached) if len(reached) * 2 > len(reach) else None,
+            "seeds": len(rs),
+        }
+    out: Dict[str, Dict[str, Any]] = {}
+    for name, by_lr in per.items():
+        lr = max(sorted(by_lr), key=lambda k: by_lr[k]["val_best"])
+        out[name] = {"best_lr": lr, **by_lr[lr], "by_lr": by_lr}
+    return out
+
+
+# --------------------------------------------------------------------------
+# Claim 12: sparsity and overfitting with little data
+# --------------------------------------------------------------------------
+
+
+def sparsity(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
+    """A wide MLP trained long on a few hundred digits (a different random
+    subset per seed, the rest held out): train and test accuracy and loss, and
+    the share of exact zeros in the hidden activations on the test images."""
+    x, y = load_digits(device)
+    classes = data_shape(x, y)["classes"]
+    loss_fn = torch.nn.functional.cross_entropy
+    share = config.sparse_train_images / x.shape[0]
+    runs = []
+    for seed in config.sparse_seeds:
+        tr, te = (i.to(device) for i in split(x.shape[0], 5000 + seed, (share, 1 - share)))
+        for name in config.sparse_activations:
+            tick(f"sparsity {name} seed {seed}")
+            act = get_activation(name)
+            torch.manual_seed(seed)
+            model, hidden = make_mlp(
+                act, x.shape[1], config.sparse_width, config.sparse_depth, classes, config.prelu_init
+            )
+            model.to(device)
+            opt = torch.optim.Adam(model.parameters(), lr=config.sparse_lr)
+            gen = torch.Generator().manual_seed(seed)
+            for _ in range(config.sparse_epochs):
+                train_epoch(model, opt, x[tr], y[tr], config.sparse_batch, gen, loss_fn)
+            with torch.no_grad():
+                train_loss = float(loss_fn(model(x[tr]), y[tr]))
+                test_loss = float(loss_fn(model(x[te]), y[te]))
+            runs.append(
+                {
+                    "activation": name,
+                    "seed": seed,
+                    "train_accuracy": 1 - error_rate(model, x[tr], y[tr]),
+                    "test_accuracy": 1 - error_rate(model, x[te], y[te]),
+                    "train_loss": train_loss,
+                    "test_loss": test_loss,
+                    "zero_fraction": _mean_list(zero_fractions(model, hidden, x[te])),
+                }
+            )
+    return {
+        "config": _sub(config, "sparse_"),
+        "data": {**data_shape(x, y), "train": len(tr), "test": len(te)},
+        "runs": runs,
+    }
+
+
+def _mean_list(v: Sequence[float]) -> float:
+    return sum(v) / len(v)
+
+
 # Settings every experiment uses: each experiment's config carries them.
 SHARED = ("prelu_init",)
 
@@ -695,4 +994,7 @@ def run_all(config: ExperimentConfig, device: torch.device, tick: Optional[Tick]
         "dying_units": dying_units(config, device, tick),
         "linear_collapse": linear_collapse(config, device, tick),
         "large_init": large_init(config, device, tick),
+        "negative_data": negative_data(config, device, tick),
+        "lenet": lenet(config, device, tick),
+        "sparsity": sparsity(config, device, tick),
     }

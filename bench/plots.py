@@ -20,6 +20,7 @@ COLORS = {
     "leaky_relu": "tab:green",
     "prelu": "tab:purple",
     "elu": "tab:brown",
+    "gelu": "tab:pink",
 }
 IMPL_STYLE = {
     "ours": dict(color="tab:blue", marker="o"),
@@ -351,4 +352,83 @@ def large_init(summary: Mapping[Any, Mapping[str, float]], path: Path) -> Path:
     ax.set_title("Large initialisation: dead ReLU units against the stuck units of the others", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def negative_data(
+    groups: Mapping[Any, Sequence[Mapping[str, Any]]], conditions: Sequence[str], path: Path
+) -> Path:
+    """Held-out balanced accuracy per seed, ReLU beside LeakyReLU, per condition."""
+    acts = list(dict.fromkeys(a for _, a in groups))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / max(len(acts), 1)
+    for j, act in enumerate(acts):
+        for i, cond in enumerate(conditions):
+            rs = groups.get((cond, act), [])
+            x0 = i + (j - (len(acts) - 1) / 2) * width
+            xs = [x0 + (k / max(len(rs) - 1, 1) - 0.5) * width * 0.6 for k in range(len(rs))]
+            ax.scatter(
+                xs,
+                [r["balanced_accuracy"] for r in rs],
+                s=14,
+                color=COLORS.get(act),
+                label=act if i == 0 else None,
+            )
+            if rs:
+                ax.hlines(
+                    _median([r["balanced_accuracy"] for r in rs]),
+                    x0 - width / 2,
+                    x0 + width / 2,
+                    color=COLORS.get(act),
+                )
+    ax.set_xticks(range(len(conditions)))
+    ax.set_xticklabels(conditions)
+    ax.set_ylabel("held-out balanced accuracy")
+    ax.set_xlabel("condition (dots: seeds; line: median)")
+    ax.set_title("Data that push hidden inputs negative: ReLU against LeakyReLU", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def lenet(result: Mapping[str, Any], summary: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+    """Left: best validation accuracy against the learning rate. Right: the
+    validation accuracy per epoch at each activation's best rate (median over seeds)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for act, s in summary.items():
+        lrs = sorted(s["by_lr"])
+        a1.plot(lrs, [s["by_lr"][lr]["val_best"] for lr in lrs], marker="o", color=COLORS.get(act), label=act)
+        curves = [
+            r["val_accuracy"] for r in result["runs"] if r["activation"] == act and r["lr"] == s["best_lr"]
+        ]
+        med = [_median([c[e] for c in curves]) for e in range(len(curves[0]))]
+        a2.plot(range(1, len(med) + 1), med, color=COLORS.get(act), label=f"{act}, lr {s['best_lr']:g}")
+    a1.set_xscale("log")
+    a1.set_xlabel("learning rate (SGD, momentum)")
+    a1.set_ylabel("best validation accuracy (median over seeds)")
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("validation accuracy (median over seeds)")
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("LeNet-5 on digits: Sigmoid against ReLU", fontsize=10)
+    return _save(fig, path)
+
+
+def sparsity(groups: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path:
+    """The train-test accuracy gap per activation (dots: seeds; bar: mean), each
+    labelled with its share of exact zeros."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    acts = list(groups)
+    for i, act in enumerate(acts):
+        gaps = [r["train_accuracy"] - r["test_accuracy"] for r in groups[act]]
+        ax.bar(i, sum(gaps) / len(gaps), width=0.6, color=COLORS.get(act), alpha=0.35)
+        xs = [i + (k / max(len(gaps) - 1, 1) - 0.5) * 0.3 for k in range(len(gaps))]
+        ax.scatter(xs, gaps, color=COLORS.get(act), s=16)
+    ax.set_xticks(range(len(acts)))
+    zeros = [sum(r["zero_fraction"] for r in groups[a]) / len(groups[a]) for a in acts]
+    ax.set_xticklabels([f"{a}\n{100 * z:.0f}% zeros" for a, z in zip(acts, zeros)], fontsize=8)
+    ax.set_ylabel("training accuracy - test accuracy")
+    ax.set_title("Little data: overfitting per activation, next to its sparsity", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)

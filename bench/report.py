@@ -23,7 +23,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from tqdm import tqdm
@@ -589,10 +589,11 @@ def build_verdicts(res: Mapping[str, Any]) -> List[V.Verdict]:
     verdicts.append(v)
     verdicts.append(V.prelu_learns(**prelu_inputs(res)))
     verdicts.append(V.article(**article_inputs(res)))
-    if "linear_collapse" in res["experiments"]:
-        verdicts.append(V.linear_collapse(**collapse_inputs(res)))
-    if "large_init" in res["experiments"]:
-        verdicts.append(V.large_init(**init_inputs(res)))
+    verdicts += [
+        rule(**inputs(res))
+        for name, (_, inputs, rule, _) in LATER_CLAIMS.items()
+        if name in res["experiments"]
+    ]
     return verdicts
 
 
@@ -706,16 +707,25 @@ def header_section(res: Mapping[str, Any], tag: str) -> str:
     return "\n".join(lines)
 
 
-def verdict_section(verdicts: Sequence[V.Verdict]) -> str:
+PROVISIONAL = (
+    "**Quick mode: every verdict below is provisional.** It rests on one seed or a few, a few epochs and "
+    "short timings, and can differ from what the full run (`make bench`) finds; the rules are the full "
+    "run's."
+)
+
+
+def verdict_section(verdicts: Sequence[V.Verdict], provisional: bool = False) -> str:
+    """The verdict table; ``provisional`` (a quick run) says so in the table and above it."""
     rows = []
     for v in verdicts:
         nums = "; ".join(f"{label} = {fmt_num(val)}" for label, val in v.evidence)
         if v.note:
             nums += f". {v.note}"
-        rows.append([v.claim, v.title, f"**{v.verdict}**", nums])
+        rows.append([v.claim, v.title, f"**{v.verdict}**" + (" (provisional)" if provisional else ""), nums])
     out = [
         "## 1. The claims: verdicts",
         "",
+        *([PROVISIONAL, ""] if provisional else []),
         table(["#", "claim", "verdict", "measured numbers it rests on"], rows),
         "",
         KRIZHEVSKY,
@@ -1544,10 +1554,9 @@ def experiments_section(
         "![loss curves](article-losses.png)",
         "",
     ]
-    if "linear_collapse" in exp:
-        out += collapse_section(exp["linear_collapse"], vd["8"], out_dir, figures)
-    if "large_init" in exp:
-        out += init_section(exp["large_init"], vd["9"], out_dir, figures)
+    for name, (claim, _, _, section) in LATER_CLAIMS.items():
+        if name in exp:
+            out += section(exp[name], vd[claim], out_dir, figures)
     return "\n".join(out)
 
 
@@ -1677,6 +1686,283 @@ def collapse_section(
     ]
 
 
+def negative_groups(result: Mapping[str, Any]) -> Dict[Tuple[str, str], List[Mapping[str, Any]]]:
+    """(condition, activation) -> its runs in seed order."""
+    groups: Dict[Tuple[str, str], List[Mapping[str, Any]]] = {}
+    for r in sorted(result["runs"], key=lambda r: r["seed"]):
+        groups.setdefault((r["condition"], r["activation"]), []).append(r)
+    return groups
+
+
+def negative_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 10: per negative-heavy condition, each activation's held-out balanced accuracy per seed."""
+    result = res["experiments"]["negative_data"]
+    g = negative_groups(result)
+
+    def acc(cond: str, act: str) -> List[float]:
+        return [r["balanced_accuracy"] for r in g[(cond, act)]]
+
+    conditions = [
+        V.Condition(c, acc(c, "relu"), acc(c, "leaky_relu"))
+        for c in result["config"]["conditions"]
+        if c != "standard"
+    ]
+    extra: List[Tuple[str, object]] = []
+    if ("standard", "relu") in g:
+        extra = [
+            ("standard: ReLU", _mean(acc("standard", "relu"))),
+            ("standard: LeakyReLU", _mean(acc("standard", "leaky_relu"))),
+        ]
+    return {"conditions": conditions, "extra": extra}
+
+
+NEGATIVE_CONDITIONS = {
+    "standard": "the article's data",
+    "offset": "every input moved by {offset:g} on both axes",
+    "negative_bias": "every hidden bias starts at {bias:g}",
+    "imbalance": "class 1 only outside the circle that leaves {positive_share:.0%} of the points",
+}
+
+
+def negative_section(
+    result: Mapping[str, Any], verdict: V.Verdict, out_dir: Path, figures: List[str]
+) -> List[str]:
+    c = result["config"]
+    g = negative_groups(result)
+    P.negative_data(g, list(c["conditions"]), out_dir / "negative-data.png")
+    figures.append("negative-data.png")
+    rows = []
+    for (cond, act), rs in g.items():
+        acc = [r["balanced_accuracy"] for r in rs]
+        loss = [r["final_loss"] for r in rs]
+        rows.append(
+            [
+                cond,
+                act,
+                fmt_pct(100 * _mean([r["positive_share"] for r in rs])),
+                fmt_pct(100 * _mean([r["negative_inputs_init"] for r in rs])),
+                fmt_pct(100 * _mean([r["dead_init"] for r in rs])),
+                fmt_pct(100 * _mean([r["dead_end"] for r in rs])),
+                f"{_mean(acc):.3f} +- {_std(acc):.3f}",
+                f"{min(acc):.3f}",
+                sum(1 for a in acc if a < V.FAILED_RUN_ACCURACY),
+                f"{_mean(loss):.3f} +- {_std(loss):.3f}",
+            ]
+        )
+    described = "; ".join(
+        f"**{k}**: {NEGATIVE_CONDITIONS[k].format(**c)}" for k in c["conditions"] if k in NEGATIVE_CONDITIONS
+    )
+    return [
+        f"### Claim 10: data with many negative inputs ({verdict.verdict})",
+        "",
+        "The article (sections 3.1 and 4.3) says that when the data hold many negative samples, or under "
+        "extreme distributions, LeakyReLU is friendlier and more stable than ReLU. The article's network "
+        f"(Linear(2,{c['width']}) -> activation -> Linear({c['width']},1)) on its circle data ({c['points']} "
+        "training points, as many held out), under conditions that push the hidden units' inputs below zero: "
+        f"{described}. BCE on the logits, Adam lr {c['lr']:g}, {c['epochs']} full-batch epochs, seeds "
+        f"{c['seeds']}, the same initial weights for both activations in each seed. Balanced accuracy (the "
+        "mean of the two classes' recalls, so that predicting the majority class scores 0.5) on the held-out "
+        "points; dead: a hidden unit whose input is <= 0 for every training point. The offset makes the data "
+        "negative and adds a constant to each unit's input, so that many units see inputs of one sign only "
+        "(those on the negative side are dead for ReLU from the start); the negative bias puts most hidden "
+        "inputs below zero; the imbalance leaves the inputs as they are and tests the 'extreme distribution' "
+        "reading.",
+        "",
+        table(
+            [
+                "condition",
+                "activation",
+                "class 1",
+                "hidden inputs <= 0 at init",
+                "dead at init",
+                "dead at end",
+                "balanced accuracy (mean +- std)",
+                "worst seed",
+                f"failed (< {V.FAILED_RUN_ACCURACY:g})",
+                "training loss (mean +- std)",
+            ],
+            rows,
+        ),
+        "",
+        "![negative-heavy data](negative-data.png)",
+        "",
+    ]
+
+
+def lenet_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 11: each activation's test accuracy and learning rate at its best rate."""
+    result = res["experiments"]["lenet"]
+    s = E.summarize_lenet(result)
+    target = result["config"]["target_accuracy"]
+    extra: List[Tuple[str, object]] = [
+        (f"epochs to {target:.0%} validation, {a}", s[a]["epochs_to_target"] or "not reached")
+        for a in ("sigmoid", "relu")
+    ]
+    lrs = sorted(result["config"]["lrs"])
+    edge = [a for a in ("sigmoid", "relu") if len(lrs) > 1 and s[a]["best_lr"] in (lrs[0], lrs[-1])]
+    if edge:
+        extra.append(("best rate at the edge of the grid", ", ".join(edge)))
+    return {
+        "sigmoid_accuracy": s["sigmoid"]["test"],
+        "relu_accuracy": s["relu"]["test"],
+        "sigmoid_lr": s["sigmoid"]["best_lr"],
+        "relu_lr": s["relu"]["best_lr"],
+        "extra": extra,
+    }
+
+
+def lenet_section(
+    result: Mapping[str, Any], verdict: V.Verdict, out_dir: Path, figures: List[str]
+) -> List[str]:
+    c, d = result["config"], result["data"]
+    s = E.summarize_lenet(result)
+    P.lenet(result, s, out_dir / "lenet.png")
+    figures.append("lenet.png")
+    rows = []
+    for act, summ in s.items():
+        for lr, cell in sorted(summ["by_lr"].items()):
+            mark = " (best)" if lr == summ["best_lr"] else ""
+            rows.append(
+                [
+                    act,
+                    f"{lr:g}{mark}",
+                    f"{cell['val_best']:.3f}",
+                    f"{cell['test']:.3f}",
+                    cell["epochs_to_target"] if cell["epochs_to_target"] is not None else "not reached",
+                    cell["seeds"],
+                ]
+            )
+    return [
+        f"### Claim 11: Sigmoid in a shallow network ({verdict.verdict})",
+        "",
+        "The article (sections 3.1 and 5) says Sigmoid can still be used in shallow networks such as LeNet-5, "
+        "with a lower learning rate and careful initialisation. LeNet-5 (two 5x5 convolutions with 2x2 average "
+        "pooling, then 120, 84 and 10 units, the activation after every layer but the last) with Xavier-uniform "
+        f"weights and zero biases, on scikit-learn's digits ({d['images']} images): each 8x8 image repeated 4x "
+        "along both axes to LeNet-5's 32x32 input (zero padding to 32x32 would leave the 5x5 filters of the "
+        "first layer mostly on empty border), split 60/20/20 into training, validation and test per seed. "
+        f"SGD with momentum {c['momentum']:g}, batch {c['batch']}, {c['epochs']} epochs, learning rates "
+        f"{list(c['lrs'])}, seeds {c['seeds']}. Per run the test accuracy is read at the epoch of its best "
+        "validation accuracy; per activation and rate, medians over seeds; each activation's best rate is the "
+        f"one with the best median validation accuracy. Epochs to {c['target_accuracy']:.0%}: the median over "
+        "seeds of the first epoch whose validation accuracy reaches it (not reached when half the seeds or "
+        "more never do).",
+        "",
+        table(
+            [
+                "activation",
+                "learning rate",
+                "best validation accuracy",
+                "test accuracy",
+                f"epochs to {c['target_accuracy']:.0%}",
+                "seeds",
+            ],
+            rows,
+        ),
+        "",
+        "![LeNet-5](lenet.png)",
+        "",
+    ]
+
+
+def sparse_groups(result: Mapping[str, Any]) -> Dict[str, List[Mapping[str, Any]]]:
+    """activation -> its runs in seed order."""
+    groups: Dict[str, List[Mapping[str, Any]]] = {}
+    for r in sorted(result["runs"], key=lambda r: r["seed"]):
+        groups.setdefault(r["activation"], []).append(r)
+    return groups
+
+
+def sparse_inputs(res: Mapping[str, Any]) -> Dict[str, Any]:
+    """Claim 12: per activation, the train-test gap per seed; ReLU's share of zeros."""
+    g = sparse_groups(res["experiments"]["sparsity"])
+    return {
+        "relu_zeros": _median([r["zero_fraction"] for r in g["relu"]]),
+        "gaps": {a: [r["train_accuracy"] - r["test_accuracy"] for r in rs] for a, rs in g.items()},
+        "extra": [
+            (f"test accuracy {a} (mean)", _mean([r["test_accuracy"] for r in rs])) for a, rs in g.items()
+        ],
+    }
+
+
+def sparse_section(
+    result: Mapping[str, Any], verdict: V.Verdict, out_dir: Path, figures: List[str]
+) -> List[str]:
+    c, d = result["config"], result["data"]
+    g = sparse_groups(result)
+    P.sparsity(g, out_dir / "sparsity.png")
+    figures.append("sparsity.png")
+
+    def ms(
+        rs: Sequence[Mapping[str, Any]], f: Callable[[Mapping[str, Any]], float], spec: str = ".3f"
+    ) -> str:
+        v = [f(r) for r in rs]
+        return f"{_mean(v):{spec}} +- {_std(v):{spec}}"
+
+    rows = [
+        [
+            a,
+            fmt_pct(100 * _mean([r["zero_fraction"] for r in rs])),
+            ms(rs, lambda r: r["train_accuracy"]),
+            ms(rs, lambda r: r["test_accuracy"]),
+            ms(rs, lambda r: r["train_accuracy"] - r["test_accuracy"]),
+            ms(rs, lambda r: r["train_loss"], ".2g"),
+            ms(rs, lambda r: r["test_loss"], ".2g"),
+        ]
+        for a, rs in g.items()
+    ]
+    pair = []
+    if "relu" in g and "leaky_relu" in g:
+        diff = [
+            (lk["train_accuracy"] - lk["test_accuracy"]) - (r["train_accuracy"] - r["test_accuracy"])
+            for lk, r in zip(g["leaky_relu"], g["relu"])
+        ]
+        pair = [
+            "ReLU and LeakyReLU differ only in ReLU's zeros (LeakyReLU passes 0.01x the negative inputs): "
+            f"LeakyReLU's gap minus ReLU's, paired by seed, is {_mean(diff):+.4f} +- {_std(diff):.4f}.",
+            "",
+        ]
+    return [
+        f"### Claim 12: sparsity and overfitting ({verdict.verdict})",
+        "",
+        "The article (section 1.2) says ReLU's sparsity (negative inputs give exactly 0) reduces the risk of "
+        f"overfitting. Little data: {d['train']} of the {d['images']} digits for training (a different random "
+        f"subset per seed), the other {d['test']} for testing. An MLP {d['features']} -> ({c['width']} -> "
+        f"activation) x {c['depth']} -> {d['classes']}, Adam lr {c['lr']:g}, batch {c['batch']}, {c['epochs']} "
+        f"epochs, seeds {c['seeds']}, the same initial weights for every "
+        "activation in a seed. Zeros: the share of hidden outputs on the test images that are exactly 0, mean "
+        "over layers. Gap: training accuracy - test accuracy.",
+        "",
+        table(
+            [
+                "activation",
+                "zeros",
+                "training accuracy",
+                "test accuracy",
+                "gap (mean +- std)",
+                "training loss",
+                "test loss",
+            ],
+            rows,
+        ),
+        "",
+        *pair,
+        "![sparsity and overfitting](sparsity.png)",
+        "",
+    ]
+
+
+# The claims whose experiments results written before them lack: experiment
+# -> (claim, the rule's inputs, the rule, the section), in the report's order.
+LATER_CLAIMS = {
+    "linear_collapse": ("8", collapse_inputs, V.linear_collapse, collapse_section),
+    "large_init": ("9", init_inputs, V.large_init, init_section),
+    "negative_data": ("10", negative_inputs, V.negative_data, negative_section),
+    "lenet": ("11", lenet_inputs, V.shallow_sigmoid, lenet_section),
+    "sparsity": ("12", sparse_inputs, V.sparse_overfitting, sparse_section),
+}
+
+
 def _relative_to_checkout(env: Dict[str, Any]) -> None:
     """Paths inside this checkout are kept relative to it (the raw data travels)."""
     prefix = str(ROOT) + "/"
@@ -1691,6 +1977,7 @@ def write_report(res: Dict[str, Any], out_dir: Path, tag: str) -> Path:
         _relative_to_checkout(res["baseline"]["environment"])
     figures: List[str] = []
     verdicts = build_verdicts(res)
+    provisional = res.get("mode") == "quick"
     res["verdicts"] = [
         {
             "claim": v.claim,
@@ -1699,12 +1986,13 @@ def write_report(res: Dict[str, Any], out_dir: Path, tag: str) -> Path:
             "evidence": v.evidence,
             "note": v.note,
             "rule": v.rule,
+            "provisional": provisional,
         }
         for v in verdicts
     ]
     parts = [
         header_section(res, tag),
-        verdict_section(verdicts),
+        verdict_section(verdicts, provisional),
         kernel_tables(res, out_dir, figures),
         step_and_memory(res, out_dir, figures),
         gated_section(res, out_dir, figures),

@@ -58,6 +58,19 @@ COLLAPSE_MAX_REL_ERROR = 1e-4  # the product of the weights reproduces the netwo
 LINEAR_ACC_SLACK = 0.02  # the stack's accuracy <= the best linear classifier's + this
 RELU_GAIN_MIN = 0.15  # and ReLU's accuracy >= the stack's + this
 
+# Claim 10: on data that drive hidden inputs negative, LeakyReLU is friendlier and more stable than ReLU.
+FAILED_RUN_ACCURACY = 0.75  # a run whose held-out balanced accuracy is below this failed
+FRIENDLIER_GAIN_MIN = 0.01  # LeakyReLU's mean balanced accuracy >= ReLU's + this
+STABLER_SPREAD_RATIO = 0.5  # or its spread over seeds <= this x ReLU's ...
+STABLER_SPREAD_FLOOR = 0.01  # ... when ReLU's spread is at least this (else there is nothing to steady)
+
+# Claim 11: Sigmoid can still be used in a shallow network (LeNet-5), at a lower learning rate.
+SHALLOW_ACC_SLACK = 0.02  # Sigmoid's test accuracy at its best rate >= ReLU's at its best - this
+
+# Claim 12: ReLU's sparsity reduces overfitting.
+SPARSE_MIN_ZEROS = 0.2  # ReLU's share of exact zeros that makes it the sparse network
+SPARSE_GAP_MIN = 0.01  # and the other's train-test accuracy gap exceeds ReLU's by at least this on average
+
 
 @dataclass
 class Verdict:
@@ -376,6 +389,138 @@ def large_init(
     )
 
 
+NEGATIVE_RULE = (
+    "On each condition that drives the hidden units' inputs negative (every condition but the article's "
+    "standard data), from the same initial weights per seed: LeakyReLU is friendlier if its mean held-out "
+    f"balanced accuracy is at least {FRIENDLIER_GAIN_MIN:g} above ReLU's; more stable if fewer of its runs fail "
+    f"(balanced accuracy below {FAILED_RUN_ACCURACY:g}) or its standard deviation over seeds is at most "
+    f"{STABLER_SPREAD_RATIO:g}x ReLU's (when ReLU's is at least {STABLER_SPREAD_FLOOR:g}). LeakyReLU does better "
+    f"on a condition if it is friendlier or more stable there, and neither {FRIENDLIER_GAIN_MIN:g} less accurate "
+    "nor failing more often. Holds if it does better on every such condition; holds only in part if on some; "
+    "does not hold if on none."
+)
+
+
+@dataclass
+class Condition:
+    """One condition of claim 10: per seed (same seed order), each activation's held-out balanced accuracy."""
+
+    name: str
+    relu: Sequence[float]
+    leaky: Sequence[float]
+
+    def failed(self, v: Sequence[float]) -> int:
+        return sum(1 for a in v if a < FAILED_RUN_ACCURACY)
+
+    def gain(self) -> float:
+        return _mean(self.leaky) - _mean(self.relu)
+
+    def friendlier(self) -> bool:
+        return self.gain() >= FRIENDLIER_GAIN_MIN
+
+    def stabler(self) -> bool:
+        if self.failed(self.leaky) < self.failed(self.relu):
+            return True
+        return _std(self.relu) >= STABLER_SPREAD_FLOOR and _std(self.leaky) <= STABLER_SPREAD_RATIO * _std(
+            self.relu
+        )
+
+    def better(self) -> bool:
+        worse = self.gain() <= -FRIENDLIER_GAIN_MIN or self.failed(self.leaky) > self.failed(self.relu)
+        return (self.friendlier() or self.stabler()) and not worse
+
+
+def negative_data(
+    conditions: Sequence[Condition], extra: Optional[List[Tuple[str, object]]] = None
+) -> Verdict:
+    """Claim 10, on the negative-heavy conditions (the standard one left out by the caller)."""
+    evidence: List[Tuple[str, object]] = []
+    for c in conditions:
+        evidence += [
+            (f"{c.name}: balanced accuracy ReLU", _mean(c.relu)),
+            (f"{c.name}: LeakyReLU", _mean(c.leaky)),
+            (f"{c.name}: std ReLU", _std(c.relu)),
+            (f"{c.name}: std LeakyReLU", _std(c.leaky)),
+            (f"{c.name}: failed runs ReLU", c.failed(c.relu)),
+            (f"{c.name}: failed runs LeakyReLU", c.failed(c.leaky)),
+        ]
+    return Verdict(
+        "10",
+        "On data with many negative inputs LeakyReLU is friendlier and more stable than ReLU",
+        _count([c.better() for c in conditions]) if conditions else NOT,
+        evidence + list(extra or []),
+        NEGATIVE_RULE,
+    )
+
+
+SHALLOW_RULE = (
+    "LeNet-5 on digits, each activation at the learning rate of its grid with the best median validation "
+    "accuracy. Usable: Sigmoid's median test accuracy there is at least ReLU's - "
+    f"{SHALLOW_ACC_SLACK:g}. At a lower rate: Sigmoid's best rate is below ReLU's. Holds if both; holds only in "
+    "part if one; does not hold if neither."
+)
+
+
+def shallow_sigmoid(
+    sigmoid_accuracy: float,
+    relu_accuracy: float,
+    sigmoid_lr: float,
+    relu_lr: float,
+    extra: Optional[List[Tuple[str, object]]] = None,
+) -> Verdict:
+    """Claim 11: test accuracy of each at its best learning rate, and those rates."""
+    usable = sigmoid_accuracy >= relu_accuracy - SHALLOW_ACC_SLACK
+    lower = sigmoid_lr < relu_lr
+    return Verdict(
+        "11",
+        "In a shallow network (LeNet-5) Sigmoid can still be used, with a lower learning rate",
+        _count([usable, lower]),
+        [
+            ("test accuracy Sigmoid, best rate", sigmoid_accuracy),
+            ("test accuracy ReLU, best rate", relu_accuracy),
+            ("best rate Sigmoid", sigmoid_lr),
+            ("best rate ReLU", relu_lr),
+        ]
+        + list(extra or []),
+        SHALLOW_RULE,
+    )
+
+
+SPARSE_RULE = (
+    "Little data, trained to fit it; per seed the same training subset and initial weights for every "
+    "activation. Gap = training accuracy - test accuracy. ReLU is the sparse network if at least "
+    f"{SPARSE_MIN_ZEROS:.0%} of its hidden outputs on the test images are exactly 0. Against each other activation, "
+    "ReLU overfits less if the mean over seeds of (its gap - ReLU's gap), paired by seed, is at least "
+    f"{SPARSE_GAP_MIN:g} and exceeds the standard deviation of those differences (beyond the spread). Holds if ReLU is sparse and overfits less than every "
+    "other activation; holds only in part if than some; does not hold if than none (or if ReLU is not sparse)."
+)
+
+
+def sparse_overfitting(
+    relu_zeros: float,
+    gaps: Mapping[str, Sequence[float]],
+    extra: Optional[List[Tuple[str, object]]] = None,
+) -> Verdict:
+    """Claim 12: ``gaps[activation]`` per seed (same seed order), ``gaps['relu']`` among them."""
+    relu = gaps["relu"]
+    evidence: List[Tuple[str, object]] = [("ReLU zeros", relu_zeros), ("gap ReLU (mean)", _mean(relu))]
+    flags = []
+    for name, gap in gaps.items():
+        if name == "relu":
+            continue
+        d = [g - r for g, r in zip(gap, relu)]
+        flags.append(_mean(d) >= SPARSE_GAP_MIN and _mean(d) > _std(d))
+        evidence += [(f"gap {name} - ReLU (mean)", _mean(d)), ("its std", _std(d))]
+    sparse = relu_zeros >= SPARSE_MIN_ZEROS
+    return Verdict(
+        "12",
+        "ReLU's sparsity (exact zeros) reduces overfitting",
+        _count(flags) if sparse and flags else NOT,
+        evidence + list(extra or []),
+        SPARSE_RULE,
+    )
+
+
 def all_rules() -> Dict[str, str]:
     """Every rule's text, by claim."""
     return {
@@ -388,4 +533,7 @@ def all_rules() -> Dict[str, str]:
         "7": ARTICLE_RULE,
         "8": COLLAPSE_RULE,
         "9": INIT_RULE,
+        "10": NEGATIVE_RULE,
+        "11": SHALLOW_RULE,
+        "12": SPARSE_RULE,
     }

@@ -68,9 +68,12 @@ SECTIONS = [
     "### Claim 7",
     "### Claim 8",
     "### Claim 9",
+    "### Claim 10",
+    "### Claim 11",
+    "### Claim 12",
     "## 4. Raw data",
 ]
-CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7", "8", "9"]
+CLAIMS = ["1(a)", "1(b)", "1(c)", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
 
 
 def _env():
@@ -749,6 +752,9 @@ def test_every_figure_is_written_and_embedded(report):
         "article-losses.png",
         "linear-collapse.png",
         "large-init.png",
+        "negative-data.png",
+        "lenet.png",
+        "sparsity.png",
     }
     assert expected <= set(embedded)
     for name in embedded:
@@ -919,5 +925,19 @@ def test_committed_claims_render_again(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "claims.md").read_text() == (COMMITTED / "claims" / "claims.md").read_text()
-    for fig in ("linear-collapse.png", "large-init.png"):
+    for fig in ("linear-collapse.png", "large-init.png", "negative-data.png", "lenet.png", "sparsity.png"):
         assert (tmp_path / fig).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_verdicts_are_marked_provisional(report, committed):
+    """A quick run's verdicts say in the table itself that they are provisional; a full run's do not."""
+    res = json.loads((report / "results.json").read_text())
+    assert res["mode"] == "quick"
+    assert [v["provisional"] for v in res["verdicts"]] == [True] * len(CLAIMS)
+    text = _verdict_section((report / "report.md").read_text())
+    assert R.PROVISIONAL in text
+    for claim in CLAIMS:
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {claim} |"))
+        assert "** (provisional) |" in line, line
+    full = R.verdict_section(R.build_verdicts(committed))
+    assert "provisional" not in full

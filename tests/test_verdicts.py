@@ -344,7 +344,11 @@ def test_article_cites_its_numbers():
 
 def test_rule_texts_state_the_thresholds():
     rules = V.all_rules()
-    assert set(rules) == {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
+    assert set(rules) == {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+    assert f"{V.FRIENDLIER_GAIN_MIN:g} above" in rules["10"] and f"{V.FAILED_RUN_ACCURACY:g}" in rules["10"]
+    assert f"{V.STABLER_SPREAD_RATIO:g}x" in rules["10"] and f"{V.STABLER_SPREAD_FLOOR:g}" in rules["10"]
+    assert f"ReLU's - {V.SHALLOW_ACC_SLACK:g}" in rules["11"]
+    assert f"{V.SPARSE_MIN_ZEROS:.0%}" in rules["12"] and f"at least {V.SPARSE_GAP_MIN:g}" in rules["12"]
     assert f"{V.DEAD_HIGH_MIN:.0%}" in rules["9"] and f"{V.LEAKY_KEEPS_ALIVE_MAX_SHARE:g}x" in rules["9"]
     assert f"{V.COLLAPSE_MAX_REL_ERROR:g}" in rules["8"] and f"{V.LINEAR_ACC_SLACK:g}" in rules["8"]
     assert f"{V.RELU_GAIN_MIN:g}" in rules["8"]
@@ -404,6 +408,75 @@ def test_large_init_rule(base, large, leaky, verdict):
     v = V.large_init(base, large, leaky)
     assert v.claim == "9" and v.verdict == verdict
     assert dict(v.evidence)["ReLU dead at end, largest scale"] == large
+
+
+def _cond(relu, leaky, name="offset"):
+    return V.Condition(name, relu, leaky)
+
+
+@pytest.mark.parametrize(
+    "relu,leaky,friendlier,stabler,better",
+    [
+        ([0.9, 0.92, 0.91], [0.95, 0.96, 0.94], True, False, True),  # more accurate
+        ([0.5, 0.95, 0.95], [0.8, 0.78, 0.82], False, True, True),  # fewer failed runs, not more accurate
+        ([0.8, 0.9, 1.0], [0.88, 0.9, 0.92], False, True, True),  # a quarter of the spread
+        ([0.9, 0.9, 0.9], [0.9, 0.9, 0.9], False, False, False),  # no difference
+        ([0.9, 0.901, 0.9], [0.9, 0.9, 0.9], False, False, False),  # ReLU steady already: nothing to steady
+        ([0.95, 0.96, 0.94], [0.96, 0.97, 0.5], False, False, False),  # a failed run
+        ([0.8, 0.9, 1.0], [0.86, 0.87, 0.88], False, True, False),  # steadier, but 0.03 less accurate
+    ],
+)
+def test_negative_data_condition(relu, leaky, friendlier, stabler, better):
+    c = _cond(relu, leaky)
+    assert (c.friendlier(), c.stabler(), c.better()) == (friendlier, stabler, better)
+
+
+def test_negative_data_counts_the_conditions():
+    good = _cond([0.9, 0.92, 0.91], [0.95, 0.96, 0.94], "negative_bias")
+    same = _cond([0.9, 0.9, 0.9], [0.9, 0.9, 0.9], "imbalance")
+    assert V.negative_data([good, good]).verdict == V.HOLDS
+    v = V.negative_data([good, same])
+    assert v.claim == "10" and v.verdict == V.PART
+    ev = dict(v.evidence)
+    assert ev["negative_bias: balanced accuracy ReLU"] == pytest.approx(0.91)
+    assert ev["negative_bias: failed runs ReLU"] == 0
+    assert V.negative_data([same]).verdict == V.NOT
+    assert V.negative_data([]).verdict == V.NOT
+
+
+@pytest.mark.parametrize(
+    "sig,relu,sig_lr,relu_lr,verdict",
+    [
+        (0.95, 0.96, 0.01, 0.1, V.HOLDS),  # within 0.02, at a lower rate
+        (0.95, 0.96, 0.3, 0.1, V.PART),  # usable, at a higher rate
+        (0.80, 0.96, 0.01, 0.1, V.PART),  # lower rate, not usable
+        (0.80, 0.96, 0.3, 0.03, V.NOT),
+        (0.95, 0.96, 0.1, 0.1, V.PART),  # the same rate is not lower
+    ],
+)
+def test_shallow_sigmoid_rule(sig, relu, sig_lr, relu_lr, verdict):
+    v = V.shallow_sigmoid(sig, relu, sig_lr, relu_lr)
+    assert v.claim == "11" and v.verdict == verdict
+    assert dict(v.evidence)["best rate Sigmoid"] == sig_lr
+
+
+def test_sparse_overfitting_rule():
+    relu = [0.05, 0.06, 0.04]
+    gaps = {
+        "relu": relu,
+        "sigmoid": [0.07, 0.08, 0.06],  # 0.02 more in every seed: beyond the spread
+        "gelu": [0.051, 0.061, 0.041],  # consistent, but 0.001 is below the minimum effect
+        "tanh": [0.10, 0.04, 0.03],  # 0.0067 more on average, spread far wider
+    }
+    v = V.sparse_overfitting(0.4, gaps)
+    assert v.claim == "12" and v.verdict == V.PART
+    assert dict(v.evidence)["gap sigmoid - ReLU (mean)"] == pytest.approx(0.02)
+    assert V.sparse_overfitting(0.4, {"relu": relu, "sigmoid": gaps["sigmoid"]}).verdict == V.HOLDS
+    assert (
+        V.sparse_overfitting(0.4, {"relu": relu, "gelu": gaps["gelu"], "tanh": gaps["tanh"]}).verdict == V.NOT
+    )
+    # ReLU not sparse: nothing to credit
+    assert V.sparse_overfitting(0.1, {"relu": relu, "sigmoid": gaps["sigmoid"]}).verdict == V.NOT
 
 
 def test_unknown_verdict_is_rejected():
