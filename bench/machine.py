@@ -8,7 +8,7 @@ import os
 import platform
 import re
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import torch
 
@@ -72,6 +72,7 @@ def environment(device: torch.device) -> Dict[str, Any]:
         ),
         "executable": sys.executable,
     }
+    env["torch_cpu_libraries"] = torch_cpu_libraries()
     try:
         env["load_average"] = list(os.getloadavg())
     except OSError:
@@ -81,6 +82,34 @@ def environment(device: torch.device) -> Dict[str, Any]:
         env["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
         env["gpu_capability"] = f"{props.major}.{props.minor}"
     return env
+
+
+# The switches that steer torch's CPU functions: ATen's own kernels, and the
+# MKL (vector math: tanh and others on Intel) and oneDNN (GELU, ...) ones.
+CPU_ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+
+
+def torch_cpu_libraries() -> Dict[str, Any]:
+    """What torch's CPU functions run on in this process: MKL and oneDNN (built
+    in and enabled or not, their versions) and the switches set."""
+    cfg = torch.__config__.show()
+    return {
+        "mkl": torch.backends.mkl.is_available(),
+        "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
+        "build": [
+            ln.strip(" -") for ln in cfg.splitlines() if "Math Kernel Library" in ln or "MKL-DNN v" in ln
+        ],
+        "switches": {k: os.environ[k] for k in CPU_ISA_SWITCHES if k in os.environ},
+    }
+
+
+def describe_libraries(lib: Mapping[str, Any]) -> str:
+    """One line for a report: MKL and oneDNN, and any switch set."""
+    parts = [f"MKL {'yes' if lib.get('mkl') else 'no'}", f"oneDNN {'yes' if lib.get('mkldnn') else 'no'}"]
+    parts += list(lib.get("build", []))
+    sw = lib.get("switches") or {}
+    parts.append("switches: " + (", ".join(f"{k}={v}" for k, v in sw.items()) if sw else "none"))
+    return "; ".join(parts)
 
 
 CONTENTION_FACTOR = 3.0

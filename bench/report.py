@@ -37,7 +37,15 @@ from bench import plots as P
 from bench import step as S
 from bench import verdicts as V
 from bench import zoo as Z
-from bench.machine import choose_threads, contention_probe, environment, machine_tag, pick_clock, pick_device
+from bench.machine import (
+    choose_threads,
+    contention_probe,
+    describe_libraries,
+    environment,
+    machine_tag,
+    pick_clock,
+    pick_device,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -671,6 +679,10 @@ def header_section(res: Mapping[str, Any], tag: str) -> str:
                 [
                     "our CPU kernels",
                     env["cpu_kernel_isa"] + f" (torch's CPU capability: {env['torch_cpu_capability']})",
+                ],
+                [
+                    "torch's CPU libraries",
+                    describe_libraries(env["torch_cpu_libraries"]) if "torch_cpu_libraries" in env else "n/a",
                 ],
                 ["python", f"{env['python']} on {env['platform']}"],
                 [

@@ -941,3 +941,24 @@ def test_quick_verdicts_are_marked_provisional(report, committed):
         assert "** (provisional) |" in line, line
     full = R.verdict_section(R.build_verdicts(committed))
     assert "provisional" not in full
+
+
+def test_cpu_targets_cells_take_the_target_the_copy_bandwidth_gives():
+    """bench/cpu_targets.py: a cell's target is 1.05x torch's time, or 0.6x where torch runs below half the
+    bandwidth of a copy into a new tensor of the same size; the grid marks the cells that miss."""
+    from bench import cpu_targets as C
+
+    n, b = 1 << 20, 8 << 20
+
+    def row(kind, act, times):
+        return {"kind": kind, "activation": act, "dtype": "float32", "n": n, "bytes": b, "times": times}
+
+    copy = row("copy", None, {"prealloc": [1e-4] * 5, "alloc": [2e-4] * 5})  # 40 GB/s into a new tensor
+    fast = row("forward", "relu", {"ours": [2.2e-4] * 5, "native": [2e-4] * 5})  # torch at copy speed
+    slow = row("forward", "gelu", {"ours": [5e-4] * 5, "native": [1e-3] * 5})  # torch at a fifth of it
+    cells = {c["activation"]: c for c in C.cells({"rows": [copy, fast, slow]})}
+    assert cells["relu"]["target"] == C.MAX_RATIO and not cells["relu"]["met"]  # 1.1x
+    assert cells["gelu"]["target"] == C.SLOW_MAX_RATIO and cells["gelu"]["met"]  # 0.5x
+    assert cells["gelu"]["copy_gbps"] == pytest.approx(b / 2e-4 / 1e9)
+    grid = C.grid(list(cells.values()), "forward", "float32")
+    assert "| relu | **1.10** |" in grid and "| gelu | 0.50* |" in grid

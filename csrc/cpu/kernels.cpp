@@ -16,6 +16,7 @@
 
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
+#include <c10/macros/Macros.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Exception.h>
 #include <c10/util/Half.h>
@@ -69,7 +70,10 @@ struct Lanes {
   using V = Vectorized<scalar_t>;
   using F = Vectorized<acc_t<scalar_t>>;
   F a, b;  // b is used only for half/bfloat16
-  static Lanes load(const scalar_t* p, int64_t count) {
+  // Always inlined, as are store, apply and load_all: GCC otherwise keeps
+  // some of them out of line in the AVX2 bfloat16 loops (the partial load
+  // makes them large), a call per register that cost those loops up to 2x.
+  C10_ALWAYS_INLINE static Lanes load(const scalar_t* p, int64_t count) {
     Lanes l;
     V v = count == V::size() ? V::loadu(p) : V::loadu(p, count);
     if constexpr (kReduced<scalar_t>) {
@@ -81,7 +85,7 @@ struct Lanes {
     }
     return l;
   }
-  void store(scalar_t* p, int64_t count) const {
+  C10_ALWAYS_INLINE void store(scalar_t* p, int64_t count) const {
     V v;
     if constexpr (kReduced<scalar_t>) {
       v = at::vec::convert_from_float<scalar_t>(a, b);
@@ -146,7 +150,8 @@ inline void scatter(char* dst, int64_t stride, const scalar_t* src, int64_t n) {
 
 // f applied register by register to K loaded operands.
 template <typename scalar_t, size_t K, typename F>
-Lanes<scalar_t> apply(const F& f, const std::array<Lanes<scalar_t>, K>& in) {
+C10_ALWAYS_INLINE Lanes<scalar_t> apply(
+    const F& f, const std::array<Lanes<scalar_t>, K>& in) {
   Lanes<scalar_t> r;
   [&]<size_t... I>(std::index_sequence<I...>) {
     r.a = f(in[I].a...);
@@ -158,7 +163,7 @@ Lanes<scalar_t> apply(const F& f, const std::array<Lanes<scalar_t>, K>& in) {
 }
 
 template <typename scalar_t, size_t K>
-std::array<Lanes<scalar_t>, K> load_all(
+C10_ALWAYS_INLINE std::array<Lanes<scalar_t>, K> load_all(
     const std::array<const scalar_t*, K>& in, int64_t i, int64_t count) {
   std::array<Lanes<scalar_t>, K> l;
   for (size_t k = 0; k < K; ++k) {

@@ -13,12 +13,38 @@ namespace {
 // elementwise loops.
 constexpr int64_t kGrain = at::internal::GRAIN_SIZE;
 
+// The activations that evaluate an exp, erf, log or a division per element
+// cost several times a copy, so a second thread pays for its start-up well
+// below 32K elements: they split from 4K (torch's MKL-backed tanh splits
+// from 2K). The piecewise-linear ones keep ATen's grain.
+constexpr int64_t kCostlyGrain = 4096;
+
+int64_t grain(Act act) {
+  switch (act) {
+    case Act::Sigmoid:
+    case Act::ELU:
+    case Act::Tanh:
+    case Act::GELU:
+    case Act::GELUTanh:
+    case Act::SiLU:
+    case Act::Softplus:
+    case Act::Mish:
+    case Act::Softsign:
+    case Act::LogSigmoid:
+    case Act::Tanhshrink:
+    case Act::QuickGELU:
+      return kCostlyGrain;
+    default:
+      return kGrain;
+  }
+}
+
 }  // namespace
 
 void forward_dense(const ActParams& p, c10::ScalarType dtype, char* out,
                    const char* in, int64_t n, int64_t es) {
   const auto& k = kernels();
-  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+  at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.forward(p, dtype, out + b * es, in + b * es, e - b, es, es);
   });
 }
@@ -40,7 +66,7 @@ void backward_dense(const ActParams& p, c10::ScalarType dtype, bool from_output,
                     char* gin, const char* g, const char* saved, int64_t n,
                     int64_t es) {
   const auto& k = kernels();
-  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+  at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.backward(p, dtype, from_output, gin + b * es, g + b * es, saved + b * es,
                e - b, es, es, es);
   });

@@ -217,7 +217,8 @@ struct VecMathFloat : VecMath<float> {
     p = at::vec::fmadd(p, z, V(-3.33332819422e-1f));
     const V small = at::vec::fmadd(p * z, x, x);
     const V e = exp_nonpos(V(0.0f) - (a + a));  // exp(-2|x|)
-    const V big_abs = V(1.0f) - (e + e) / (V(1.0f) + e);
+    // 1 + e is in [1, 1.3]: recip12 in place of a division.
+    const V big_abs = V(1.0f) - (e + e) * recip12(V(1.0f) + e);
     const V big = V::blendv(big_abs, V(0.0f) - big_abs, x < V(0.0f));
     return V::blendv(big, small, a < V(0.625f));
   }
