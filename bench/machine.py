@@ -32,7 +32,10 @@ def cpu_model() -> str:
 
 def _slug(text: str) -> str:
     text = re.sub(r"\((r|tm|c)\)", "", text.lower())
-    text = re.sub(r"\b(cpu|@.*)$", "", text.strip())
+    # The clock after "@" is left out: the same processor model reports it
+    # on some machines and not on others, and its results belong together.
+    text = re.sub(r"\s*@.*$", "", text.strip())
+    text = re.sub(r"\bcpu$", "", text.strip())
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "unknown"
 
 

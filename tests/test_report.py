@@ -94,7 +94,7 @@ COMMITTED = ROOT / "bench" / "results" / "cpu-intel-xeon-processor-2c"
 # deliberate change of a rule changes this table and the re-rendered report
 # together.
 COMMITTED_VERDICTS = {
-    "1(a)": V.PART,
+    "1(a)": V.NOT,
     "1(b)": V.NOT,
     "1(c)": V.HOLDS,
     "2": V.HOLDS,
@@ -103,6 +103,11 @@ COMMITTED_VERDICTS = {
     "5": V.HOLDS,
     "6": V.HOLDS,
     "7": V.HOLDS,
+    "8": V.HOLDS,
+    "9": V.PART,
+    "10": V.PART,
+    "11": V.PART,
+    "12": V.PART,
 }
 
 
@@ -151,11 +156,11 @@ def test_committed_verdict_section_is_rendered_again(committed):
 
 def test_claim_1a_inputs(committed):
     k = R.kernel_speed_inputs(committed)
-    assert R.fmt_num(k["ratio"]) == "1.31"
+    assert R.fmt_num(k["ratio"]) == "1.09"
     assert _fmt(k["evidence"]) == [
-        ("Sigmoid/ReLU, torch kernels, 1M fp32", "1.31"),
-        ("Sigmoid/ReLU, our kernels, 1M fp32", "1.18"),
-        ("tanh/ReLU, torch kernels, 1M fp32", "1.14"),
+        ("Sigmoid/ReLU, torch kernels, 1M fp32", "1.09"),
+        ("Sigmoid/ReLU, our kernels, 1M fp32", "1.22"),
+        ("tanh/ReLU, torch kernels, 1M fp32", "1.03"),
     ]
     # R is Sigmoid's time over ReLU's: from the raw samples, Sigmoid's kernels take
     # longer, so R > 1 means ReLU is faster.
@@ -168,11 +173,11 @@ def test_claim_1a_inputs(committed):
 
 def test_claim_1b_inputs(committed):
     k = R.step_speed_inputs(committed)
-    assert R.fmt_num(k["ratio"]) == "0.992"
+    assert R.fmt_num(k["ratio"]) == "0.981"
     assert _fmt(k["evidence"]) == [
-        ("Sigmoid/ReLU step, torch.nn", "0.992"),
-        ("Sigmoid/ReLU step, ours", "0.994"),
-        ("tanh/ReLU step, torch.nn", "0.992"),
+        ("Sigmoid/ReLU step, torch.nn", "0.981"),
+        ("Sigmoid/ReLU step, ours", "1.01"),
+        ("tanh/ReLU step, torch.nn", "0.996"),
     ]
     t = committed["step"]["times"]
     assert k["ratio"] == pytest.approx(_median(t["sigmoid/native"]) / _median(t["relu/native"]), rel=0.05)
@@ -188,7 +193,7 @@ def test_claim_1c_inputs(committed):
         ("ReLU epochs (best lr)", "4"),
         ("Sigmoid epochs (best lr)", "41"),
         ("Sigmoid/ReLU epochs", "10.2"),
-        ("Sigmoid/ReLU seconds", "9.05"),
+        ("Sigmoid/ReLU seconds", "21.6"),
         ("tanh epochs (best lr)", "4"),
         ("tanh/ReLU epochs", "1"),
     ]
@@ -260,24 +265,25 @@ def test_claim_4_inputs(committed):
         ("train error ReLU, high lr", "0.745"),
         ("train error LeakyReLU, high lr", "0.0924"),
         ("prelu stuck negative, high lr", "0.0605"),
-        ("elu stuck negative, high lr", "0.4"),
+        ("elu stuck negative, high lr", "0.375"),
     ]
 
 
 def test_claim_5_inputs(committed):
     k = R.elu_cost_inputs(committed)
     assert _fmt(k["ratios"].items()) == [
-        ("ELU/LeakyReLU forward, torch", "3.69"),
-        ("ELU/LeakyReLU backward, torch", "1.16"),
-        ("ELU/LeakyReLU forward, ours", "1.4"),
-        ("ELU/LeakyReLU backward, ours", "1.2"),
+        ("ELU/LeakyReLU forward, torch", "3.07"),
+        ("ELU/LeakyReLU backward, torch", "1.24"),
+        ("ELU/LeakyReLU forward, ours", "1.41"),
+        ("ELU/LeakyReLU backward, ours", "1.22"),
     ]
     # ELU's time over LeakyReLU's: > 1 means ELU costs more
     for impl, who in (("native", "torch"), ("ours", "ours")):
         t = R.compare_run(committed, impl)["times"]
         for kind in ("forward", "backward"):
             direct = _median(t[f"elu/{kind}"]) / _median(t[f"leaky_relu/{kind}"])
-            assert k["ratios"][f"ELU/LeakyReLU {kind}, {who}"] == pytest.approx(direct, rel=0.1)
+            # the paired median of per-round ratios, not the ratio of medians: close, not equal
+            assert k["ratios"][f"ELU/LeakyReLU {kind}, {who}"] == pytest.approx(direct, rel=0.15)
 
 
 def test_claim_6_inputs(committed):
@@ -352,11 +358,15 @@ def test_text_states_the_configured_experiment(committed, tmp_path, no_figures):
     res = copy.deepcopy(committed)
     exp = res["experiments"]
     exp["article"]["config"].update(points=500, width=8)
+    exp["linear_collapse"]["config"].update(points=500, width=8)
+    exp["negative_data"]["config"].update(width=8)
     exp["gradient_norms"]["config"].update(saturation_bound=3.0, depth=6)
     for name in ("article", "time_to_target", "gradient_norms", "dying_units"):
         exp[name]["config"]["prelu_init"] = 0.5
     for name in ("time_to_target", "gradient_norms", "dying_units"):
         exp[name]["data"] = {"images": 1500, "features": 60, "classes": 9}
+    for name in ("large_init", "lenet", "sparsity"):
+        exp[name]["data"].update(images=1500, features=60, classes=9)
     text = _text(res, tmp_path)
     for expected in (
         "500 points",
@@ -393,9 +403,19 @@ def test_text_states_the_configured_experiment(committed, tmp_path, no_figures):
 
 
 def test_results_without_the_settings_read_their_defaults(committed, tmp_path, no_figures):
-    """The committed results predate recording these settings: they ran with the defaults."""
-    assert "points" not in committed["experiments"]["article"]["config"]
-    text = _text(committed, tmp_path)
+    """Results written before these settings were recorded ran with the defaults."""
+    res = copy.deepcopy(committed)
+    for name, keys in (
+        ("article", ("points", "width", "prelu_init")),
+        ("gradient_norms", ("saturation_bound", "prelu_init")),
+        ("time_to_target", ("prelu_init",)),
+        ("dying_units", ("prelu_init",)),
+    ):
+        for k in keys:
+            res["experiments"][name]["config"].pop(k, None)
+    for name in ("time_to_target", "gradient_norms", "dying_units"):
+        res["experiments"][name].pop("data", None)
+    text = _text(res, tmp_path)
     for expected in (
         "1000 points",
         "Linear(2,16) -> activation -> Linear(16,1)",
@@ -689,8 +709,23 @@ PERCALL_CELL = re.compile(r"^\d+\.\d\d \[\d+\.\d\d-\d+\.\d\d\] \(\d+\.\d/\d+\.\d
 
 
 def test_percall_section_of_results_before_the_thread_count(committed, tmp_path, no_figures):
-    """The committed results measured forward + backward alone, at the run's thread
-    count: they fill that column, and the one-thread targets are not measured."""
+    """Results that measured forward + backward alone, at the run's thread count
+    (before the thread count was recorded): they fill that column, and the
+    one-thread targets are not measured."""
+    committed = copy.deepcopy(committed)
+    for kern in (committed["kernels"], committed.get("baseline", {})):
+        if "rows" not in kern:
+            continue
+        kern["rows"] = [
+            r
+            for r in kern["rows"]
+            if r["kind"] not in R.K.PERCALL_KINDS
+            or (r["kind"] == "fwd_bwd" and r.get("threads") == committed["threads"] and r["n"] == R.K.KIB)
+        ]
+        for r in kern["rows"]:
+            r.pop("threads", None)
+        kern["config"]["percall_threads"] = []
+        kern["config"]["percall_sizes"] = [R.K.KIB]
     text = R.kernel_tables(committed, tmp_path, [])
     section = _section(text, "### 2.4 Per-call cost", "### 2.5")
     assert f"they ran on the run's {committed['threads']} thread(s)" in section
