@@ -27,6 +27,20 @@
 #define ACTEXT_ISA generic
 #endif
 
+// Every functor method and math helper below is forced inline. They are
+// small, but GCC left some out of line in the CPU kernels (tanh, erfc,
+// softplus, sigmoid_pair, the bias_act functors), each then a call per SIMD
+// register through the PLT with its operands spilled to memory: half of
+// LogSigmoid's backward time went there.
+#if defined(__CUDACC__)
+#define ACTEXT_INLINE __forceinline__
+#elif defined(__GNUC__) || defined(__clang__)
+#define ACTEXT_INLINE __attribute__((__always_inline__)) inline
+#else
+#define ACTEXT_INLINE inline
+#endif
+#define ACTEXT_FN C10_HOST_DEVICE ACTEXT_INLINE
+
 namespace activations_ext {
 
 // Which activation a kernel computes. ops.cpp and the kernels agree on these.
@@ -95,13 +109,13 @@ struct Math;
 // Scalar elementary functions: the C library's on the host, CUDA's on the
 // device (no fast-math variants).
 #if defined(__CUDA_ARCH__)
-#define ACTEXT_SCALAR_FN(name, f_float, f_double)                     \
-  static C10_HOST_DEVICE float name(float x) { return ::f_float(x); } \
-  static C10_HOST_DEVICE double name(double x) { return ::f_double(x); }
+#define ACTEXT_SCALAR_FN(name, f_float, f_double)               \
+  static ACTEXT_FN float name(float x) { return ::f_float(x); } \
+  static ACTEXT_FN double name(double x) { return ::f_double(x); }
 #else
-#define ACTEXT_SCALAR_FN(name, f_float, f_double)                     \
-  static C10_HOST_DEVICE float name(float x) { return std::name(x); } \
-  static C10_HOST_DEVICE double name(double x) { return std::name(x); }
+#define ACTEXT_SCALAR_FN(name, f_float, f_double)               \
+  static ACTEXT_FN float name(float x) { return std::name(x); } \
+  static ACTEXT_FN double name(double x) { return std::name(x); }
 #endif
 
 struct ScalarMath {
@@ -113,16 +127,16 @@ struct ScalarMath {
   ACTEXT_SCALAR_FN(log1p, log1pf, log1p)
   ACTEXT_SCALAR_FN(abs, fabsf, fabs)
   template <typename T>
-  static C10_HOST_DEVICE T select(bool c, T a, T b) {
+  static ACTEXT_FN T select(bool c, T a, T b) {
     return c ? a : b;
   }
   // max(x, 0) and min(max(x, lo), hi), NaN passing through.
   template <typename T>
-  static C10_HOST_DEVICE T max0(T x) {
+  static ACTEXT_FN T max0(T x) {
     return x <= T(0) ? T(0) : x;
   }
   template <typename T>
-  static C10_HOST_DEVICE T clamp(T x, T lo, T hi) {
+  static ACTEXT_FN T clamp(T x, T lo, T hi) {
     x = x < lo ? lo : x;
     return x > hi ? hi : x;
   }
@@ -133,28 +147,28 @@ struct ScalarMath {
     T gauss;
   };
   template <typename T>
-  static C10_HOST_DEVICE ErfGauss<T> erf_gauss(T a) {
+  static ACTEXT_FN ErfGauss<T> erf_gauss(T a) {
     return {erf(a), exp(-a * a)};
   }
   // erfc(a) and exp(-a^2) together.
   template <typename T>
-  static C10_HOST_DEVICE ErfGauss<T> erfc_gauss(T a) {
+  static ACTEXT_FN ErfGauss<T> erfc_gauss(T a) {
     return {erfc(a), exp(-a * a)};
   }
   // exp(x) for x <= 0 (the vector version has a cheaper inline one).
   template <typename T>
-  static C10_HOST_DEVICE T exp_nonpos(T x) {
+  static ACTEXT_FN T exp_nonpos(T x) {
     return exp(x);
   }
   // 1 / d for d in [1, 2] or NaN (the AVX-512 version refines the
   // processor's reciprocal estimate instead of dividing).
   template <typename T>
-  static C10_HOST_DEVICE T recip12(T d) {
+  static ACTEXT_FN T recip12(T d) {
     return T(1) / d;
   }
   // log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
   template <typename T>
-  static C10_HOST_DEVICE T softplus(T z) {
+  static ACTEXT_FN T softplus(T z) {
     return (z > T(0) ? z : T(0)) + log1p(exp(-abs(z)));
   }
 };
@@ -177,28 +191,56 @@ template <typename acc_t>
 struct ReluOp {
   static constexpr bool kSavesOutput = true;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::max0(x);
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T y) const {
+  ACTEXT_FN T backward(T g, T y) const {
     return Math<T>::select(y <= T(0), T(0), g);
   }
 };
 
-// sigmoid(x) = 1 / (1 + exp(-x)). exp(-x) overflows to inf for x < -88
-// (float), giving exactly 0, never NaN; no fast-math, so float16's
-// subnormal results (sigmoid(-12) ~ 6.1e-6) survive the final rounding.
+// The logistic function's two halves, s = sigmoid(z) and 1 - s, each without
+// cancellation or overflow: with e = exp(-|z|) <= 1, they are 1 / (1 + e)
+// and e / (1 + e), in the order the sign of z gives.
+template <typename T>
+struct SigmoidPair {
+  T s;
+  T one_minus_s;
+};
+template <typename T>
+ACTEXT_FN SigmoidPair<T> sigmoid_pair(T z) {
+  const T e = Math<T>::exp_nonpos(T(0) - Math<T>::abs(z));
+  const T r = Math<T>::recip12(T(1) + e);
+  const T er = e * r;
+  const auto pos = z > T(0);
+  return {Math<T>::select(pos, r, er), Math<T>::select(pos, er, r)};
+}
+
+// sigmoid(x) = 1 / (1 + exp(-x)), computed as (x > 0 ? 1 : e) / (1 + e)
+// with e = exp(-|x|): the exponential never overflows, and a true division
+// (not sigmoid_pair's refined reciprocal) keeps y within an ulp near 1,
+// where the backward's 1 - y would magnify any error of y. No fast-math, so
+// float16's subnormal results (sigmoid(-12) ~ 6.1e-6) survive the final
+// rounding.
 // Backward uses the output: g * (1 - y) * y, in ATen's order.
 template <typename acc_t>
 struct SigmoidOp {
   static constexpr bool kSavesOutput = true;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
-    return T(1) / (T(1) + Math<T>::exp(T(0) - x));
+  ACTEXT_FN T forward(T x) const {
+    if constexpr (std::is_same_v<acc_t, double>) {
+      // float64 stays torch's formula: exp(-x) overflows below -709 and y is
+      // 0 there, as torch's (not e^x, a subnormal), so that products such as
+      // GLU's a * sigmoid(b) stay torch's too.
+      return T(1) / (T(1) + Math<T>::exp(T(0) - x));
+    } else {
+      const T e = Math<T>::exp_nonpos(T(0) - Math<T>::abs(x));
+      return Math<T>::select(x > T(0), T(1), e) / (T(1) + e);
+    }
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T y) const {
+  ACTEXT_FN T backward(T g, T y) const {
     return g * (T(1) - y) * y;
   }
 };
@@ -212,11 +254,11 @@ struct LeakyReluOp {
   static constexpr bool kSavesOutput = false;
   acc_t slope;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::select(x > T(0), x, x * T(slope));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T s) const {
+  ACTEXT_FN T backward(T g, T s) const {
     return Math<T>::select(s > T(0), g, g * T(slope));
   }
 };
@@ -232,12 +274,12 @@ struct EluOp {
   acc_t poscoef;     // scale
   acc_t negiptcoef;  // input_scale
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::select(x > T(0), x * T(poscoef),
                            Math<T>::expm1(x * T(negiptcoef)) * T(negcoef));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T z = x * T(negiptcoef);
     // With input_scale > 0 the exponential is needed only where z <= 0:
     // the cheaper exp_nonpos of min(z, 0) (the other lanes are discarded).
@@ -258,7 +300,7 @@ struct EluFromOutputOp {
   acc_t poscoef;
   acc_t negiptcoef;
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T y) const {
+  ACTEXT_FN T backward(T g, T y) const {
     return Math<T>::select(y > T(0), g * T(poscoef),
                            g * T(negiptcoef) * (y + T(negcoef)));
   }
@@ -269,11 +311,11 @@ template <typename acc_t>
 struct TanhOp {
   static constexpr bool kSavesOutput = true;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::tanh(x);
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T y) const {
+  ACTEXT_FN T backward(T g, T y) const {
     return g * (T(1) - y * y);
   }
 };
@@ -288,11 +330,11 @@ struct GeluOp {
   static constexpr acc_t kAlpha = acc_t(0.70710678118654752440);  // 1/sqrt(2)
   static constexpr acc_t kBeta = acc_t(0.39894228040143267794);  // 1/sqrt(2 pi)
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x * T(0.5) * Math<T>::erfc(T(0) - x * T(kAlpha));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     // exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erfc and the pdf.
     const auto eg = Math<T>::erfc_gauss(T(0) - x * T(kAlpha));
     const T cdf = T(0.5) * eg.erf;
@@ -300,23 +342,6 @@ struct GeluOp {
     return g * (cdf + x * pdf);
   }
 };
-
-// The logistic function's two halves, s = sigmoid(z) and 1 - s, each without
-// cancellation or overflow: with e = exp(-|z|) <= 1, they are 1 / (1 + e)
-// and e / (1 + e), in the order the sign of z gives.
-template <typename T>
-struct SigmoidPair {
-  T s;
-  T one_minus_s;
-};
-template <typename T>
-C10_HOST_DEVICE SigmoidPair<T> sigmoid_pair(T z) {
-  const T e = Math<T>::exp_nonpos(T(0) - Math<T>::abs(z));
-  const T r = Math<T>::recip12(T(1) + e);
-  const T er = e * r;
-  const auto pos = z > T(0);
-  return {Math<T>::select(pos, r, er), Math<T>::select(pos, er, r)};
-}
 
 // gelu(x, approximate='tanh') = x/2 * (1 + tanh(u)) with
 // u = sqrt(2/pi) (x + 0.044715 x^3). Since (1 + tanh(u)) / 2 = sigmoid(2u),
@@ -330,12 +355,12 @@ struct GeluTanhOp {
   static constexpr acc_t kBeta = acc_t(0.79788456080286535588);  // sqrt(2/pi)
   static constexpr acc_t kKappa = acc_t(0.044715);
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T inner = T(kBeta) * (x + T(kKappa) * (x * x * x));
     return x * sigmoid_pair(inner + inner).s;
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T x_sq = x * x;
     const T inner = T(kBeta) * (x + T(kKappa) * (x_sq * x));
     const auto p = sigmoid_pair(inner + inner);
@@ -344,27 +369,37 @@ struct GeluTanhOp {
   }
 };
 
-// silu(x) = x * sigmoid(x) = x / (1 + exp(-x)).
-// d/dx = s * (1 + x * (1 - s)) with s = sigmoid(x).
+// silu(x) = x * sigmoid(x), both halves of the logistic from sigmoid_pair
+// (in float64 from torch's 1 / (1 + exp(-x)), for the reason SigmoidOp
+// gives). d/dx = s * (1 + x * (1 - s)) with s = sigmoid(x).
 template <typename acc_t>
 struct SiluOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
-    return x / (T(1) + Math<T>::exp(T(0) - x));
+  ACTEXT_FN static SigmoidPair<T> logistic(T x) {
+    if constexpr (std::is_same_v<acc_t, double>) {
+      const T s = T(1) / (T(1) + Math<T>::exp(T(0) - x));
+      return {s, T(1) - s};
+    } else {
+      return sigmoid_pair(x);
+    }
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
-    const T s = T(1) / (T(1) + Math<T>::exp(T(0) - x));
-    return g * s * (T(1) + x * (T(1) - s));
+  ACTEXT_FN T forward(T x) const {
+    return x * logistic(x).s;
+  }
+  template <typename T>
+  ACTEXT_FN T backward(T g, T x) const {
+    const auto p = logistic(x);
+    return g * p.s * (T(1) + x * p.one_minus_s);
   }
   // For the gated operators' backward: the value and the derivative from
   // one logistic (the plain backward would compute it twice).
   template <typename T>
-  C10_HOST_DEVICE void gated_backward(T x, T g, T& y, T& d) const {
-    const T s = T(1) / (T(1) + Math<T>::exp(T(0) - x));
-    y = x * s;
-    d = g * s * (T(1) + x * (T(1) - s));
+  ACTEXT_FN void gated_backward(T x, T g, T& y, T& d) const {
+    const auto p = logistic(x);
+    y = x * p.s;
+    d = g * p.s * (T(1) + x * p.one_minus_s);
   }
 };
 
@@ -381,16 +416,16 @@ struct SoftplusOp {
   acc_t threshold;
   acc_t inv_beta;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T z = x * T(beta);
     return Math<T>::select(z > T(threshold), x,
                            Math<T>::softplus(z) * T(inv_beta));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T z = x * T(beta);
-    const T e = Math<T>::exp(T(0) - Math<T>::abs(z));
-    const T s = Math<T>::select(z > T(0), T(1), e) / (T(1) + e);
+    const T e = Math<T>::exp_nonpos(T(0) - Math<T>::abs(z));
+    const T s = Math<T>::select(z > T(0), T(1), e) * Math<T>::recip12(T(1) + e);
     return Math<T>::select(z > T(threshold), g, g * s);
   }
 };
@@ -403,20 +438,20 @@ template <typename acc_t>
 struct MishOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T tanh_softplus(T e) const {
+  ACTEXT_FN T tanh_softplus(T e) const {
     const T n = e * (e + T(2));
     return n / (n + T(2));
   }
   template <typename T>
-  C10_HOST_DEVICE T clamped_exp(T x) const {
+  ACTEXT_FN T clamped_exp(T x) const {
     return Math<T>::exp(Math<T>::select(x > T(20), T(20), x));
   }
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x * tanh_softplus(clamped_exp(x));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T e = clamped_exp(x);
     const T t = tanh_softplus(e);
     const T s = e / (e + T(1));
@@ -432,7 +467,7 @@ template <typename acc_t>
 struct HardswishOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T r = Math<T>::clamp(x + T(3), T(0), T(6));
 #if defined(__CUDA_ARCH__)
     return x * r * T(acc_t(1) / acc_t(6));
@@ -441,7 +476,7 @@ struct HardswishOp {
 #endif
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
 #if defined(__CUDA_ARCH__)
     const auto zero = x < T(-3);
     const auto inside = x <= T(3);
@@ -461,7 +496,7 @@ template <typename acc_t>
 struct HardsigmoidOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T r = Math<T>::clamp(x + T(3), T(0), T(6));
 #if defined(__CUDA_ARCH__)
     return r * T(acc_t(1) / acc_t(6));
@@ -470,7 +505,7 @@ struct HardsigmoidOp {
 #endif
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     // torch's kernels multiply by the float constant 1/6, in every dtype.
     const auto inside = (x > T(-3)) & (x < T(3));
     return Math<T>::select(inside, g * T(acc_t(1.0f / 6.0f)), T(0));
@@ -484,11 +519,11 @@ template <typename acc_t>
 struct SoftsignOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x / (Math<T>::abs(x) + T(1));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T d = Math<T>::abs(x) + T(1);
     return g / (d * d) + (x - x);
   }
@@ -502,11 +537,11 @@ template <typename acc_t>
 struct Relu6Op {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::clamp(x, T(0), T(6));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T s) const {
+  ACTEXT_FN T backward(T g, T s) const {
     return Math<T>::select((s <= T(0)) | (s >= T(6)), T(0), g);
   }
 };
@@ -519,11 +554,11 @@ template <typename acc_t>
 struct LogsigmoidOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return T(0) - Math<T>::softplus(T(0) - x);
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     return g * sigmoid_pair(x).one_minus_s;
   }
 };
@@ -539,7 +574,7 @@ template <typename acc_t>
 struct TanhshrinkOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE static T poly(T z) {
+  ACTEXT_FN static T poly(T z) {
     if constexpr (std::is_same_v<acc_t, double>) {
       T p(8.538161901212156e-09);
       p = p * z + T(-9.364144622965759e-08);
@@ -570,7 +605,7 @@ struct TanhshrinkOp {
     }
   }
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T a = Math<T>::abs(x);
     const T z = x * x;
     // x * (z * P): z * P stays normal where x^3 is subnormal, so the
@@ -582,7 +617,7 @@ struct TanhshrinkOp {
     return Math<T>::select(a < T(1), small, big);
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T t = Math<T>::tanh(x);
     return g * (t * t);
   }
@@ -596,11 +631,11 @@ struct QuickGeluOp {
   static constexpr bool kSavesOutput = false;
   static constexpr acc_t kK = acc_t(1.702);
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x * sigmoid_pair(x * T(kK)).s;
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const auto p = sigmoid_pair(x * T(kK));
     // x times the rest: k x overflows for |x| > 2e38, where s (1 - s) is 0.
     return g * (p.s + x * (T(kK) * p.s * p.one_minus_s));
@@ -613,12 +648,12 @@ template <typename acc_t>
 struct ReluSquaredOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T r = Math<T>::max0(x);
     return r * r;
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     return g * T(2) * Math<T>::max0(x);
   }
 };
@@ -632,11 +667,11 @@ struct HardtanhOp {
   acc_t lo;
   acc_t hi;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::clamp(x, T(lo), T(hi));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T s) const {
+  ACTEXT_FN T backward(T g, T s) const {
     return Math<T>::select((s <= T(lo)) | (s >= T(hi)), T(0), g);
   }
 };
@@ -649,13 +684,13 @@ struct SoftshrinkOp {
   static constexpr bool kSavesOutput = false;
   acc_t lambd;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T l(lambd);
     return Math<T>::select(x > l, x - l,
                            Math<T>::select(x < T(0) - l, x + l, x * T(0)));
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T l(lambd);
     return Math<T>::select((x >= T(0) - l) & (x <= l), T(0), g);
   }
@@ -668,12 +703,12 @@ struct HardshrinkOp {
   static constexpr bool kSavesOutput = false;
   acc_t lambd;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     const T l(lambd);
     return Math<T>::select((x >= T(0) - l) & (x <= l), T(0), x);
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     const T l(lambd);
     return Math<T>::select((x >= T(0) - l) & (x <= l), T(0), g);
   }
@@ -689,11 +724,11 @@ struct ThresholdOp {
   acc_t threshold;
   acc_t value;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return Math<T>::select(x <= T(threshold), T(value), x);
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T x) const {
+  ACTEXT_FN T backward(T g, T x) const {
     return Math<T>::select(x <= T(threshold), T(0), g);
   }
 };
@@ -710,11 +745,11 @@ template <typename acc_t>
 struct RreluNoiseOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x;
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T u, T x) const {
+  ACTEXT_FN T backward(T u, T x) const {
     return Math<T>::select(x > T(0), T(1), u);
   }
 };
@@ -723,11 +758,11 @@ template <typename acc_t>
 struct NoiseMulOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x;
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T a, T noise) const {
+  ACTEXT_FN T backward(T a, T noise) const {
     return a * noise;
   }
 };
@@ -737,11 +772,11 @@ template <typename acc_t>
 struct LinearOp {
   static constexpr bool kSavesOutput = false;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x) const {
+  ACTEXT_FN T forward(T x) const {
     return x;
   }
   template <typename T>
-  C10_HOST_DEVICE T backward(T g, T) const {
+  ACTEXT_FN T backward(T g, T) const {
     return g;
   }
 };
@@ -755,19 +790,19 @@ struct LinearOp {
 // slope w; the weight gradient sums x > 0 ? 0 : x * g.
 struct PreluChannelOp {
   template <typename T>
-  C10_HOST_DEVICE T forward(T x, T w) const {
+  ACTEXT_FN T forward(T x, T w) const {
     return Math<T>::select(x > T(0), x, w * x);
   }
   template <typename T>
-  C10_HOST_DEVICE T grad_input(T g, T x, T w) const {
+  ACTEXT_FN T grad_input(T g, T x, T w) const {
     return Math<T>::select(x > T(0), g, w * g);
   }
   template <typename T>
-  C10_HOST_DEVICE T grad_param(T g, T x, T /*w*/, T /*gi*/) const {
+  ACTEXT_FN T grad_param(T g, T x, T /*w*/, T /*gi*/) const {
     return Math<T>::select(x > T(0), T(0), x * g);
   }
   template <typename T>
-  C10_HOST_DEVICE T pre_activation(T x, T /*w*/) const {
+  ACTEXT_FN T pre_activation(T x, T /*w*/) const {
     return x;
   }
 };
@@ -785,7 +820,7 @@ struct BiasActOp {
   acc_t clamp;
   bool has_clamp;
   template <typename T>
-  C10_HOST_DEVICE T clamped(T y) const {
+  ACTEXT_FN T clamped(T y) const {
     if (!has_clamp) {
       return y;
     }
@@ -793,11 +828,11 @@ struct BiasActOp {
     return Math<T>::select(y > T(clamp), T(clamp), y);
   }
   template <typename T>
-  C10_HOST_DEVICE T forward(T x, T b) const {
+  ACTEXT_FN T forward(T x, T b) const {
     return clamped(op.forward(x + b) * T(gain));
   }
   template <typename T>
-  C10_HOST_DEVICE T grad_input(T g, T x, T b) const {
+  ACTEXT_FN T grad_input(T g, T x, T b) const {
     const T z = x + b;
     T d;
     if constexpr (Op::kSavesOutput) {
@@ -813,11 +848,11 @@ struct BiasActOp {
     return d;
   }
   template <typename T>
-  C10_HOST_DEVICE T grad_param(T /*g*/, T /*x*/, T /*b*/, T gi) const {
+  ACTEXT_FN T grad_param(T /*g*/, T /*x*/, T /*b*/, T gi) const {
     return gi;
   }
   template <typename T>
-  C10_HOST_DEVICE T pre_activation(T x, T b) const {
+  ACTEXT_FN T pre_activation(T x, T b) const {
     return x + b;
   }
 };
@@ -830,15 +865,15 @@ template <typename Op>
 struct CountingOp {
   Op op;
   template <typename T>
-  C10_HOST_DEVICE T forward(T x, T w) const {
+  ACTEXT_FN T forward(T x, T w) const {
     return op.forward(x, w);
   }
   template <typename T>
-  C10_HOST_DEVICE T grad_input(T /*g*/, T x, T w) const {
+  ACTEXT_FN T grad_input(T /*g*/, T x, T w) const {
     return op.forward(x, w);
   }
   template <typename T>
-  C10_HOST_DEVICE T grad_param(T /*g*/, T x, T w, T /*y*/) const {
+  ACTEXT_FN T grad_param(T /*g*/, T x, T w, T /*y*/) const {
     return Math<T>::select(op.pre_activation(x, w) > T(0), T(1), T(0));
   }
 };
@@ -855,7 +890,7 @@ template <typename Op>
 struct GatedOp {
   Op op;
   template <typename T>
-  C10_HOST_DEVICE T forward(T a, T u) const {
+  ACTEXT_FN T forward(T a, T u) const {
     if constexpr (requires { op.gated_forward(a); }) {
       return op.gated_forward(a) * u;
     } else {
@@ -863,7 +898,7 @@ struct GatedOp {
     }
   }
   template <typename T>
-  C10_HOST_DEVICE void backward(T g, T a, T u, T& ga, T& gu) const {
+  ACTEXT_FN void backward(T g, T a, T u, T& ga, T& gu) const {
     if constexpr (requires(T& r) { op.gated_backward(a, g, r, r); }) {
       T y;
       op.gated_backward(a, g * u, y, ga);

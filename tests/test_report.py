@@ -997,3 +997,54 @@ def test_cpu_targets_cells_take_the_target_the_copy_bandwidth_gives():
     assert cells["gelu"]["copy_gbps"] == pytest.approx(b / 2e-4 / 1e9)
     grid = C.grid(list(cells.values()), "forward", "float32")
     assert "| relu | **1.10** |" in grid and "| gelu | 0.50* |" in grid
+
+
+def test_cpu_targets_judge_slowness_on_the_kernel_not_the_fixed_cost_of_a_call():
+    """A backward whose time is mostly the autograd engine's fixed cost (the same call at PATH_N elements)
+    is not a slow kernel, even though its bandwidth over the whole call is below half the copy's; one whose
+    kernel part is slow still is. The PATH_N rows themselves get no cell."""
+    from bench import cpu_targets as C
+
+    n, b = 1 << 14, 3 << 16  # a 16K float32 backward moves 192 KiB
+
+    def row(kind, act, size, nbytes, times):
+        return {
+            "kind": kind,
+            "activation": act,
+            "dtype": "float32",
+            "n": size,
+            "bytes": nbytes,
+            "times": times,
+        }
+
+    rows = [
+        row("copy", None, C.PATH_N, 8 << 10, {"prealloc": [1e-6] * 5, "alloc": [2e-6] * 5}),
+        row("copy", None, n, 2 << 16, {"prealloc": [3e-6] * 5, "alloc": [5e-6] * 5}),  # kernel: 3 us
+        # relu: 60 us of fixed cost and 3 us of kernel; whole call at 3 GB/s against the copy's 26.
+        row("backward", "relu", C.PATH_N, 12 << 10, {"ours": [60e-6] * 5, "native": [60e-6] * 5}),
+        row("backward", "relu", n, b, {"ours": [64e-6] * 5, "native": [63e-6] * 5}),
+        # gelu: the same fixed cost, and a kernel of 40 us.
+        row("backward", "gelu", C.PATH_N, 12 << 10, {"ours": [60e-6] * 5, "native": [60e-6] * 5}),
+        row("backward", "gelu", n, b, {"ours": [90e-6] * 5, "native": [100e-6] * 5}),
+    ]
+    cells = {c["activation"]: c for c in C.cells({"rows": rows})}
+    assert set(cells) == {"relu", "gelu"} and all(c["n"] == n for c in cells.values())
+    assert cells["relu"]["native_gbps"] < C.SLOW_SHARE * cells["relu"]["copy_gbps"]
+    assert cells["relu"]["target"] == C.MAX_RATIO and cells["relu"]["met"]
+    assert cells["relu"]["native_fixed_us"] == pytest.approx(60.0)
+    assert cells["gelu"]["target"] == C.SLOW_MAX_RATIO and not cells["gelu"]["met"]
+    assert cells["gelu"]["native_kernel_gbps"] == pytest.approx(b / 40e-6 / 1e9)
+
+
+def test_committed_cpu_targets_are_what_their_data_renders():
+    """The committed cpu-targets.md is exactly what bench/cpu_targets.py renders from the committed
+    cpu-targets.json (every sample), with both instruction sets and the fixed-cost rows that decide which
+    cells count as slow kernels."""
+    from bench import cpu_targets as C
+
+    data = json.loads((COMMITTED / "cpu-targets.json").read_text())
+    assert set(data["isas"]) == {"best", "avx2"}
+    for res in data["isas"].values():
+        sizes = {r["n"] for r in res["rows"]}
+        assert C.PATH_N in sizes and set(data["config"]["sizes"]) <= sizes
+    assert (COMMITTED / "cpu-targets.md").read_text() == C.render(data)

@@ -15,34 +15,36 @@ inline namespace ACTEXT_ISA {
 template <typename scalar_t>
 struct VecMath {
   using V = at::vec::Vectorized<scalar_t>;
-  static V exp(const V& x) { return x.exp(); }
-  static V expm1(const V& x) { return x.expm1(); }
-  static V tanh(const V& x) { return x.tanh(); }
-  static V erf(const V& x) { return x.erf(); }
-  static V erfc(const V& x) { return x.erfc(); }
-  static V exp_nonpos(const V& x) { return x.exp(); }
-  static V recip12(const V& d) { return V(scalar_t(1)) / d; }
-  static V abs(const V& x) { return x.abs(); }
+  ACTEXT_INLINE static V exp(const V& x) { return x.exp(); }
+  ACTEXT_INLINE static V expm1(const V& x) { return x.expm1(); }
+  ACTEXT_INLINE static V tanh(const V& x) { return x.tanh(); }
+  ACTEXT_INLINE static V erf(const V& x) { return x.erf(); }
+  ACTEXT_INLINE static V erfc(const V& x) { return x.erfc(); }
+  ACTEXT_INLINE static V exp_nonpos(const V& x) { return x.exp(); }
+  ACTEXT_INLINE static V recip12(const V& d) { return V(scalar_t(1)) / d; }
+  ACTEXT_INLINE static V abs(const V& x) { return x.abs(); }
   struct ErfGauss {
     V erf;
     V gauss;
   };
-  static ErfGauss erf_gauss(const V& a) {
+  ACTEXT_INLINE static ErfGauss erf_gauss(const V& a) {
     return {a.erf(), (V(0) - a * a).exp()};
   }
-  static ErfGauss erfc_gauss(const V& a) {
+  ACTEXT_INLINE static ErfGauss erfc_gauss(const V& a) {
     return {a.erfc(), (V(0) - a * a).exp()};
   }
-  static V softplus(const V& z) {
+  ACTEXT_INLINE static V softplus(const V& z) {
     return at::vec::clamp_min(z, V(0)) + (V(0) - z.abs()).exp().log1p();
   }
   // One max (min) instruction each; the operand order keeps NaN.
-  static V max0(const V& x) { return at::vec::clamp_min(x, V(0)); }
-  static V clamp(const V& x, const V& lo, const V& hi) {
+  ACTEXT_INLINE static V max0(const V& x) {
+    return at::vec::clamp_min(x, V(0));
+  }
+  ACTEXT_INLINE static V clamp(const V& x, const V& lo, const V& hi) {
     return at::vec::clamp_max(at::vec::clamp_min(x, lo), hi);
   }
   // Comparisons of Vectorized give all-ones lanes where true.
-  static V select(const V& mask, const V& a, const V& b) {
+  ACTEXT_INLINE static V select(const V& mask, const V& a, const V& b) {
     return V::blendv(b, a, mask);
   }
 };
@@ -61,19 +63,19 @@ struct VecMathFloat : VecMath<float> {
   using I = at::vec::Vectorized<int32_t>;
 
 #if defined(CPU_CAPABILITY_AVX512)
-  // 1 / d for d in [1, 2] (or NaN, which stays NaN): the 14-bit estimate
+  // 1 / d for d in [1, 8] (or NaN, which stays NaN): the 14-bit estimate
   // (vrcp14ps) and one Newton step, r + r (1 - d r), which squares its
   // error to below 2^-27, so the result is within an ulp of 1 / d. A
   // division costs several times more here, and the logistic functions
-  // (1 / (1 + e)) spend most of their time in it.
-  static V recip12(const V& d) {
+  // (1 / (1 + e)) and erfc (1 / (1 + t/2)) spend much of their time in it.
+  ACTEXT_INLINE static V recip12(const V& d) {
     const V r(_mm512_rcp14_ps(d));
     return at::vec::fmadd(r, at::vec::fnmadd(d, r, V(1.0f)), r);
   }
 #endif
 
   // 2^k for integral k in [-126, 127], built in the exponent field.
-  static V pow2(const V& k) {
+  ACTEXT_INLINE static V pow2(const V& k) {
     return at::vec::cast<float>(
         (at::vec::convert_to_int_of_same_size(k) + I(127)) * I(1 << 23));
   }
@@ -84,7 +86,7 @@ struct VecMathFloat : VecMath<float> {
     V k;
     V r;
   };
-  static Ln2Split reduce_ln2(const V& x) {
+  ACTEXT_INLINE static Ln2Split reduce_ln2(const V& x) {
     const V k = (x * V(1.44269504088896341f)).round();
     V r = at::vec::fmadd(k, V(-0.693359375f), x);
     r = at::vec::fmadd(k, V(2.12194440e-4f), r);
@@ -96,7 +98,7 @@ struct VecMathFloat : VecMath<float> {
   // expf (about 1 ulp), and 2^k applied as 2^k1 * 2^k2 with k1 = max(k,
   // -126): both factors are normal, so results in the subnormal range are
   // rounded once. Below -104 it gives 0; NaN stays NaN.
-  static V exp_nonpos(const V& x_in) {
+  ACTEXT_INLINE static V exp_nonpos(const V& x_in) {
     const auto [k, r] = reduce_ln2(at::vec::clamp_min(x_in, V(-104.0f)));
     return exp_reduced(k, r);
   }
@@ -106,7 +108,7 @@ struct VecMathFloat : VecMath<float> {
   // (about 1 ulp), and 2^k applied as 2^k1 * 2^k2 with k1 = max(k, -126):
   // both factors are normal, so results in the subnormal range are rounded
   // once.
-  static V exp_reduced(const V& k, const V& r) {
+  ACTEXT_INLINE static V exp_reduced(const V& k, const V& r) {
     V p(1.9875691500e-4f);
     p = at::vec::fmadd(p, r, V(1.3981999507e-3f));
     p = at::vec::fmadd(p, r, V(8.3334519073e-3f));
@@ -114,8 +116,14 @@ struct VecMathFloat : VecMath<float> {
     p = at::vec::fmadd(p, r, V(1.6666665459e-1f));
     p = at::vec::fmadd(p, r, V(5.0000001201e-1f));
     const V er = at::vec::fmadd(p, r * r, r) + V(1.0f);
+#if defined(CPU_CAPABILITY_AVX512)
+    // er * 2^k in one instruction (vscalefps), rounded once, into the
+    // subnormal range too.
+    return V(_mm512_scalef_ps(er, k));
+#else
     const V k1 = at::vec::clamp_min(k, V(-126.0f));
     return (er * pow2(k1)) * pow2(k - k1);
+#endif
   }
 
   // erfc(t) for t >= 0, inline (SLEEF's erfc costs about three times the
@@ -128,9 +136,9 @@ struct VecMathFloat : VecMath<float> {
   // applied to -t2 first, where it is exact, before c and t2_err are
   // added. About 3 ulp in all. Above 10.5 the result underflows to 0; NaN
   // stays NaN.
-  static V erfc_nonneg(const V& t_in) {
+  ACTEXT_INLINE static V erfc_nonneg(const V& t_in) {
     const V t = at::vec::clamp_max(t_in, V(10.5f));
-    const V u = V(1.0f) / at::vec::fmadd(V(0.5f), t, V(1.0f));
+    const V u = recip12(at::vec::fmadd(V(0.5f), t, V(1.0f)));
     V c(0.17087277f);
     c = at::vec::fmadd(c, u, V(-0.82215223f));
     c = at::vec::fmadd(c, u, V(1.48851587f));
@@ -152,7 +160,7 @@ struct VecMathFloat : VecMath<float> {
   }
 
   // erfc(a) for any a: erfc(-a) = 2 - erfc(a).
-  static V erfc(const V& a) {
+  ACTEXT_INLINE static V erfc(const V& a) {
     const V e = erfc_nonneg(a.abs());
     return V::blendv(e, V(2.0f) - e, a < V(0.0f));
   }
@@ -164,7 +172,7 @@ struct VecMathFloat : VecMath<float> {
     V erf;
     V gauss;  // exp(-a^2)
   };
-  static ErfGauss erf_gauss(const V& a) {
+  ACTEXT_INLINE static ErfGauss erf_gauss(const V& a) {
     const V ax = a.abs();
     const V t = V(1.0f) / at::vec::fmadd(V(0.3275911f), ax, V(1.0f));
     V r(1.061405429f);
@@ -176,14 +184,14 @@ struct VecMathFloat : VecMath<float> {
     const V e = at::vec::fmadd(V(0.0f) - gauss * t, r, V(1.0f));
     return {V::blendv(e, V(0.0f) - e, a < V(0.0f)), gauss};
   }
-  static V erf(const V& a) { return erf_gauss(a).erf; }
+  ACTEXT_INLINE static V erf(const V& a) { return erf_gauss(a).erf; }
 
   // erfc and exp(-a^2), both inline.
-  static ErfGauss erfc_gauss(const V& a) {
+  ACTEXT_INLINE static ErfGauss erfc_gauss(const V& a) {
     return {erfc(a), exp_nonpos(V(0.0f) - a * a)};
   }
 
-  static V expm1(const V& x_in) {
+  ACTEXT_INLINE static V expm1(const V& x_in) {
     // clamp_min/clamp_max keep NaN (and are much cheaper than minimum/maximum).
     const auto [k, r] = reduce_ln2(
         at::vec::clamp_max(at::vec::clamp_min(x_in, V(-87.0f)), V(88.0f)));
@@ -207,7 +215,7 @@ struct VecMathFloat : VecMath<float> {
   // result is within about half an ulp near saturation, where the
   // derivative 1 - y^2 (torch's tanh backward, from the output) would
   // magnify any error of y. The sign is copied back from x; NaN stays NaN.
-  static V tanh(const V& x) {
+  ACTEXT_INLINE static V tanh(const V& x) {
     const V a = x.abs();
     const V z = x * x;
     V p(-5.70498872745e-3f);
@@ -232,11 +240,11 @@ struct VecMathFloat : VecMath<float> {
   // remainder) and added back as a small correction ds, scaled by an
   // approximation of 1 / (2 + u) good to 4% (enough for a term that small).
   // About 1 ulp in all, at half the cost of SLEEF's log1p.
-  static V softplus(const V& z) {
+  ACTEXT_INLINE static V softplus(const V& z) {
     const V u = exp_nonpos(V(0.0f) - z.abs());
     const V d = V(2.0f) + u;
     const V d_err = (V(2.0f) - d) + u;  // 2 + u = d + d_err exactly
-    const V s = u / d;
+    const V s = u * recip12(d);         // faithful; rem below recovers the rest
     const V rem = at::vec::fmadd(V(0.0f) - s, d, u);  // u - s * d, exactly
     const V ds = (rem - s * d_err) * ((V(5.0f) - d) * V(1.0f / 6.0f));
     const V t = s * s;
