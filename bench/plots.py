@@ -42,6 +42,9 @@ def _median(v: Sequence[float]) -> float:
     return quantiles(v)["median"]
 
 
+THROUGHPUT_COLS = 6  # three activations a row
+
+
 def throughput(
     rows: Sequence[Mapping[str, Any]],
     dtype: str,
@@ -49,58 +52,61 @@ def throughput(
     labels: Mapping[str, str],
     baseline_rows: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Path:
-    """GB/s against size, forward and backward, per activation, with the copy ceiling."""
+    """GB/s against size, forward and backward, per activation, with the copy ceiling: a grid of
+    ``THROUGHPUT_COLS`` panels a row (each activation's forward beside its backward), so that the figure
+    stays readable whatever the number of activations."""
     acts: List[str] = []
     for r in rows:
         if r["kind"] == "forward" and r["activation"] not in acts:
             acts.append(r["activation"])
     copy = {r["n"]: r for r in rows if r["kind"] == "copy" and r["dtype"] == dtype}
     sizes = sorted(copy)
-    fig, axes = plt.subplots(
-        2, len(acts), figsize=(3.0 * len(acts), 6.0), sharex=True, sharey="row", squeeze=False
-    )
-    for col, act in enumerate(acts):
-        for row_i, kind in enumerate(("forward", "backward")):
-            ax = axes[row_i][col]
-            sel = sorted(
-                (r for r in rows if r["kind"] == kind and r["activation"] == act and r["dtype"] == dtype),
-                key=lambda r: r["n"],
+    panels = [(act, kind) for act in acts for kind in ("forward", "backward")]
+    ncols = min(THROUGHPUT_COLS, max(1, len(panels)))
+    nrows = max(1, -(-len(panels) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.6 * nrows + 0.8), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for i, (act, kind) in enumerate(panels):
+        col = i % ncols
+        ax = axes[i // ncols][col]
+        sel = sorted(
+            (r for r in rows if r["kind"] == kind and r["activation"] == act and r["dtype"] == dtype),
+            key=lambda r: r["n"],
+        )
+        series: Dict[str, List[tuple]] = {}
+        for r in sel:
+            for impl, samples in r["times"].items():
+                series.setdefault(impl, []).append((r["n"], r["bytes"] / _median(samples) / 1e9))
+        if baseline_rows:
+            for r in baseline_rows:
+                if r["kind"] == kind and r["activation"] == act and r["dtype"] == dtype:
+                    for impl, samples in r["times"].items():
+                        series.setdefault("baseline_" + impl, []).append(
+                            (r["n"], r["bytes"] / _median(samples) / 1e9)
+                        )
+        for impl, pts in series.items():
+            pts.sort()
+            ax.plot(
+                [p[0] for p in pts], [p[1] for p in pts], label=labels.get(impl, impl), **IMPL_STYLE[impl]
             )
-            series: Dict[str, List[tuple]] = {}
-            for r in sel:
-                for impl, samples in r["times"].items():
-                    series.setdefault(impl, []).append((r["n"], r["bytes"] / _median(samples) / 1e9))
-            if baseline_rows:
-                for r in baseline_rows:
-                    if r["kind"] == kind and r["activation"] == act and r["dtype"] == dtype:
-                        for impl, samples in r["times"].items():
-                            series.setdefault("baseline_" + impl, []).append(
-                                (r["n"], r["bytes"] / _median(samples) / 1e9)
-                            )
-            for impl, pts in series.items():
-                pts.sort()
-                ax.plot(
-                    [p[0] for p in pts], [p[1] for p in pts], label=labels.get(impl, impl), **IMPL_STYLE[impl]
-                )
-            for ckind, style in (("prealloc", "-"), ("alloc", ":")):
-                ys = [copy[n]["bytes"] / _median(copy[n]["times"][ckind]) / 1e9 for n in sizes]
-                ax.plot(
-                    sizes, ys, color="black", linestyle=style, linewidth=1, label=labels.get(ckind, ckind)
-                )
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(sizes)
-            ax.set_xticklabels([size_label(n) for n in sizes], rotation=45, fontsize=7)
-            ax.set_title(f"{act} {kind}", fontsize=9)
-            ax.grid(alpha=0.3)
-            if col == 0:
-                ax.set_ylabel("GB/s")
+        for ckind, style in (("prealloc", "-"), ("alloc", ":")):
+            ys = [copy[n]["bytes"] / _median(copy[n]["times"][ckind]) / 1e9 for n in sizes]
+            ax.plot(sizes, ys, color="black", linestyle=style, linewidth=1, label=labels.get(ckind, ckind))
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([size_label(n) for n in sizes], rotation=45, fontsize=7)
+        ax.set_title(f"{act} {kind}", fontsize=9)
+        ax.grid(alpha=0.3)
+        if col == 0:
+            ax.set_ylabel("GB/s")
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(
-        handles, names, loc="lower center", ncol=min(len(names), 4), fontsize=8, bbox_to_anchor=(0.5, -0.02)
+        handles, names, loc="lower center", ncol=min(len(names), 4), fontsize=9, bbox_to_anchor=(0.5, 0.0)
     )
-    fig.suptitle(f"Throughput vs size, {dtype} (black: copy ceiling, same run)", fontsize=10)
-    fig.subplots_adjust(bottom=0.2)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.suptitle(f"Throughput vs size, {dtype} (black: copy ceiling, same run)", fontsize=11)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.7 / height, 1, 1 - 0.35 / height))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -1048,3 +1048,18 @@ def test_committed_cpu_targets_are_what_their_data_renders():
         sizes = {r["n"] for r in res["rows"]}
         assert C.PATH_N in sizes and set(data["config"]["sizes"]) <= sizes
     assert (COMMITTED / "cpu-targets.md").read_text() == C.render(data)
+
+
+def test_throughput_figure_is_a_grid_whatever_the_number_of_activations(tmp_path):
+    """The throughput figure lays its panels out THROUGHPUT_COLS a row (it was one row of two panels per
+    activation, 8250 pixels wide for 25 of them): the committed kernel rows give a figure taller than wide."""
+    import struct
+
+    from bench import plots as P
+
+    rows = json.loads((COMMITTED / "results.json").read_text())["kernels"]["rows"]
+    acts = {r["activation"] for r in rows if r["kind"] == "forward"}
+    assert len(acts) >= 20
+    path = P.throughput(rows, "float32", tmp_path / "t.png", {})
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    assert width <= 110 * 3.0 * P.THROUGHPUT_COLS + 1 and height > width
