@@ -1,6 +1,6 @@
 """The benchmark report: its wiring on the committed results, and its quick mode.
 
-The committed run (``bench/results/cpu-intel-xeon-processor-2c``) pins the
+The committed Intel run (``bench/results/cpu-intel-xeon-processor-2c``) pins the
 wiring from results.json to the verdicts: each claim's rule inputs are read
 back as the committed report shows them, each verdict is the committed one,
 and re-rendering gives the committed verdict section. The report's text
@@ -139,19 +139,42 @@ def _median(v):
     return statistics.median(v)
 
 
-def test_committed_verdicts_are_pinned(committed):
-    verdicts = R.build_verdicts(committed)
-    assert {v.claim: v.verdict for v in verdicts} == COMMITTED_VERDICTS
+# Every committed full report (one per kind of processor) with its verdicts, written out as above.
+# The numbers below are pinned on the Intel run alone; the others are checked for their wiring.
+REPORT_VERDICTS = {
+    COMMITTED.name: COMMITTED_VERDICTS,
+    # AMD EPYC (AVX2 only): torch's Sigmoid kernels cost more here than on the Xeon, so 1(a) differs
+    "cpu-amd-epyc-2c": {**COMMITTED_VERDICTS, "1(a)": V.PART},
+}
+REPORT_RUNS = [ROOT / "bench" / "results" / name for name in REPORT_VERDICTS]
+
+
+def test_every_committed_report_has_its_verdicts_pinned():
+    on_disk = {p.parent.name for p in (ROOT / "bench" / "results").glob("cpu-*/report.md")}
+    assert on_disk == set(REPORT_VERDICTS)
+
+
+@pytest.mark.parametrize("folder", REPORT_RUNS, ids=lambda p: p.name)
+def test_committed_verdicts_are_pinned(folder):
+    res = json.loads((folder / "results.json").read_text())
+    pinned = REPORT_VERDICTS[folder.name]
+    assert res["mode"] == "full"
+    verdicts = R.build_verdicts(res)
+    assert {v.claim: v.verdict for v in verdicts} == pinned
     # as the committed report and raw data state them
-    rows = _table_rows((COMMITTED / "report.md").read_text())
-    assert {c: verdict for c, (verdict, _) in rows.items()} == COMMITTED_VERDICTS
-    assert {v["claim"]: v["verdict"] for v in committed["verdicts"]} == COMMITTED_VERDICTS
+    rows = _table_rows((folder / "report.md").read_text())
+    assert {c: verdict for c, (verdict, _) in rows.items()} == pinned
+    assert {v["claim"]: v["verdict"] for v in res["verdicts"]} == pinned
 
 
-def test_committed_verdict_section_is_rendered_again(committed):
+@pytest.mark.parametrize("folder", REPORT_RUNS, ids=lambda p: p.name)
+def test_committed_verdict_section_is_rendered_again(folder):
     """The verdict table (each verdict beside its numbers) and the rules, as committed."""
-    text = (COMMITTED / "report.md").read_text()
-    assert R.verdict_section(R.build_verdicts(committed)).strip() == _verdict_section(text).strip()
+    res = json.loads((folder / "results.json").read_text())
+    text = (folder / "report.md").read_text()
+    assert R.verdict_section(R.build_verdicts(res)).strip() == _verdict_section(text).strip()
+    # the header names the processor the numbers come from
+    assert res["environment"]["cpu_model"] in text[: text.index("## 1. ")]
 
 
 def test_claim_1a_inputs(committed):
@@ -315,10 +338,11 @@ def test_claim_7_inputs(committed):
     assert shown == {"sigmoid": "0.522", "relu": "0.19", "leaky_relu": "0.189"}
 
 
-def test_rerender_of_the_committed_results_gives_the_committed_verdicts(tmp_path):
+@pytest.mark.parametrize("folder", REPORT_RUNS, ids=lambda p: p.name)
+def test_rerender_of_the_committed_results_gives_the_committed_verdicts(tmp_path, folder):
     """``--rerender`` from results.json alone: the committed verdict table and rules,
     the second torch's measurements written out again."""
-    shutil.copy(COMMITTED / "results.json", tmp_path / "results.json")
+    shutil.copy(folder / "results.json", tmp_path / "results.json")
     proc = subprocess.run(
         [sys.executable, "-m", "bench.report", "--rerender", "--out", str(tmp_path)],
         cwd=ROOT,
@@ -329,11 +353,11 @@ def test_rerender_of_the_committed_results_gives_the_committed_verdicts(tmp_path
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (tmp_path / "report.md").read_text()
-    committed_text = (COMMITTED / "report.md").read_text()
+    committed_text = (folder / "report.md").read_text()
     assert _verdict_section(text) == _verdict_section(committed_text)
     assert _table_rows(text) == _table_rows(committed_text)
     written = json.loads((tmp_path / "baseline-kernels.json").read_text())
-    assert written == json.loads((COMMITTED / "baseline-kernels.json").read_text())
+    assert written == json.loads((folder / "baseline-kernels.json").read_text())
 
 
 # --------------------------------------------------------------------------
@@ -1036,18 +1060,63 @@ def test_cpu_targets_judge_slowness_on_the_kernel_not_the_fixed_cost_of_a_call()
     assert cells["gelu"]["native_kernel_gbps"] == pytest.approx(b / 40e-6 / 1e9)
 
 
-def test_committed_cpu_targets_are_what_their_data_renders():
-    """The committed cpu-targets.md is exactly what bench/cpu_targets.py renders from the committed
-    cpu-targets.json (every sample), with both instruction sets and the fixed-cost rows that decide which
-    cells count as slow kernels."""
+@pytest.mark.parametrize("best_isa, runs", [("AVX2", ["best"]), ("AVX512", ["best", "avx2"])])
+def test_cpu_targets_forces_avx2_only_where_the_processor_has_more(monkeypatch, tmp_path, best_isa, runs):
+    """Each ISA is measured in a child process; where the best ISA is AVX2 already (an AMD EPYC) the
+    forced-AVX2 child would measure the same kernels again and is skipped."""
     from bench import cpu_targets as C
 
-    data = json.loads((COMMITTED / "cpu-targets.json").read_text())
-    assert set(data["isas"]) == {"best", "avx2"}
+    children = []
+
+    def fake_run(cmd, env, **kwargs):
+        isa = cmd[cmd.index("--child") + 1]
+        children.append((isa, env.get("ATEN_CPU_CAPABILITY")))
+        kernel = best_isa if isa == "best" else "AVX2"
+        out = {"environment": {"cpu_kernel_isa": kernel, "torch_cpu_capability": kernel}, "rows": []}
+        return types.SimpleNamespace(stdout=json.dumps(out))
+
+    monkeypatch.setattr(C.subprocess, "run", fake_run)
+    monkeypatch.setattr(C, "render", lambda res: "rendered")
+    assert C.main(["--out", str(tmp_path), "--quick", "--no-progress"]) == 0
+    assert [isa for isa, _ in children] == runs
+    assert dict(children).get("avx2", "avx2") == "avx2"  # the forced child runs under the switch
+    assert list(json.loads((tmp_path / "cpu-targets.json").read_text())["isas"]) == runs
+
+
+def test_cpu_targets_child_refuses_an_avx2_run_that_is_not_on_avx2(monkeypatch, capsys):
+    """A forced-AVX2 child whose switches did not reach ATen would label its cells AVX2 wrongly."""
+    from bench import cpu_targets as C
+
+    monkeypatch.setattr(C.torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(C, "measure_here", lambda *a: pytest.fail("measured under the wrong ISA"))
+    with pytest.raises(SystemExit):
+        C.main(["--child", "avx2", "--quick"])
+    assert "found ATen on AVX512" in capsys.readouterr().err
+
+
+CPU_TARGET_RUNS = sorted(p.parent for p in (ROOT / "bench" / "results").glob("cpu-*/cpu-targets.json"))
+
+
+def test_both_kinds_of_processor_have_cpu_targets_committed():
+    names = [p.name for p in CPU_TARGET_RUNS]
+    assert COMMITTED.name in names and any(n.startswith("cpu-amd-epyc") for n in names)
+
+
+@pytest.mark.parametrize("folder", CPU_TARGET_RUNS, ids=lambda p: p.name)
+def test_committed_cpu_targets_are_what_their_data_renders(folder):
+    """Each committed cpu-targets.md is exactly what bench/cpu_targets.py renders from the committed
+    cpu-targets.json (every sample), with the fixed-cost rows that decide which cells count as slow
+    kernels, and with AVX2 measured: forced where the processor has AVX-512, as its best ISA where
+    AVX2 is all it has."""
+    from bench import cpu_targets as C
+
+    data = json.loads((folder / "cpu-targets.json").read_text())
+    best = data["isas"]["best"]["environment"]["cpu_kernel_isa"]
+    assert set(data["isas"]) == ({"best"} if best == "AVX2" else {"best", "avx2"})
     for res in data["isas"].values():
         sizes = {r["n"] for r in res["rows"]}
         assert C.PATH_N in sizes and set(data["config"]["sizes"]) <= sizes
-    assert (COMMITTED / "cpu-targets.md").read_text() == C.render(data)
+    assert (folder / "cpu-targets.md").read_text() == C.render(data)
 
 
 def test_throughput_figure_is_a_grid_whatever_the_number_of_activations(tmp_path):
