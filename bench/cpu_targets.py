@@ -57,6 +57,8 @@ ISA_ENV = {
     "best": {},
     "avx2": dict(zip(CPU_ISA_SWITCHES, ("avx2", "AVX2", "AVX2"))),
 }
+# What ATen reports (torch.backends.cpu.get_cpu_capability()) under each forced ISA.
+FORCED_CAPABILITY = {"avx2": "AVX2"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -235,7 +237,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     if a.child:
         # The child measures the ISA it is named after, or says why it cannot.
-        want = {"avx2": "AVX2"}.get(a.child)
+        want = FORCED_CAPABILITY.get(a.child)
         got = torch.backends.cpu.get_cpu_capability()
         if want is not None and got != want:
             p.error(f"the {a.child} run found ATen on {got}: {ISA_ENV[a.child]} did not take effect")
@@ -254,10 +256,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     for isa in isas:
         best = res["isas"].get("best", {}).get("environment", {})
-        if isa == "avx2" and (best.get("cpu_kernel_isa"), best.get("torch_cpu_capability")) == (
-            "AVX2",
-            "AVX2",
-        ):
+        forced = FORCED_CAPABILITY.get(isa)
+        if forced is not None and best.get("cpu_kernel_isa") == best.get("torch_cpu_capability") == forced:
             # AVX2 is this processor's best (an AMD EPYC, say): the forced run would repeat it.
             print("the best ISA here is AVX2: no separate forced-AVX2 run", file=sys.stderr)
             continue
