@@ -47,8 +47,8 @@ endif
 
 deps: $(DEPS_STAMP)
 
-# The model zoos tests/test_zoo.py converts, pinned, in the test environment
-# only. timm needs torchvision, which pins torch: it is installed without
+# The model zoos tests/test_zoo.py converts and the report's real models
+# run, pinned. timm needs torchvision, which pins torch: it is installed without
 # dependencies, in the release built for the torch in use (the CUDA 13.0
 # torch 2.14.1; none works with the CPU-only 2.13.0, whose timm tests skip),
 # so that pip never swaps torch.
@@ -74,7 +74,8 @@ test: build $(ZOO_STAMP)
 	$(PY) -m pytest tests -q
 
 # The second torch gets its own private build of the package (bench/baseline.py).
-bench: build $(BENCH_BASELINE)
+# The report's real models (section 2.9) need the model zoos.
+bench: build $(ZOO_STAMP) $(BENCH_BASELINE)
 	$(PY) -m bench.report $(if $(QUICK),--quick,) \
 		$(if $(BENCH_BASELINE),--baseline-python $(BASELINE_VENV)/bin/python,)
 

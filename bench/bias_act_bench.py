@@ -1,24 +1,31 @@
-"""Fused bias + activation vs eager (`x + b` then the activation) vs
-torch.compile of the eager form, forward and forward+backward.
+"""Fused bias + activation against eager (`x + b`, then torch's activation)
+and, optionally, torch.compile of the eager form, forward and
+forward+backward, for every `act` bias_act takes.
 
-    python bench/bias_act_bench.py [--sizes 20,24] [--acts relu,gelu,...] [--json out.json]
+    python bench/bias_act_bench.py [--shapes 4096x256,1024x1024] [--acts relu,gelu,...]
+                                   [--no-compile] [--json out.json] [--md out.md]
 
-Inputs are rows x features (1024 features, the bias along them), float32 and
-bfloat16. Every cell is the median of repeated calls; the three variants are
-timed interleaved, round after round, in this one process, so their ratios
-share the machine's state. On a GPU the times come from CUDA events.
+Inputs are rows x features with the bias along the features, float32 and
+bfloat16; the forward runs on inputs that do not require gradients, the
+forward+backward computes the gradients of both the input and the bias. The
+variants are timed interleaved, round after round, in this one process
+(their order shuffled each round), so that their ratios share the machine's
+state; each cell is the median of the per-round ratios, with the
+interquartile range. On a GPU the times come from CUDA events.
+
+Targets (fused/eager): forward at most ``TARGETS['fwd']``, forward+backward
+at most ``TARGETS['fwd+bwd']``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
+import random
 import statistics
 import sys
-import time
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 
@@ -26,119 +33,196 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import activations_ext.functional as AF  # noqa: E402
 from activations_ext.ops import _bias_act_reference  # noqa: E402
+from bench.kernels import paired_ratio  # noqa: E402
+from bench.machine import call_timer, describe_libraries, environment, pick_device  # noqa: E402
 
-FEATURES = 1024
+TARGETS = {"fwd": 0.6, "fwd+bwd": 0.8}
+# The shape the issue quoted for Sigmoid (4096 x 256), 1M elements with 1024
+# features, and 16M.
+DEFAULT_SHAPES = "4096x256,1024x1024,4096x4096"
 
 
-def _variants(x, b, act, alpha, backward):
-    a = alpha if act in ("leaky_relu", "elu", "softplus") else None
+def _variants(x, b, act: str, backward: bool, compile: bool) -> Dict[str, Callable[[], Any]]:
+    alpha = AF.BIAS_ACTS[act][1] if AF.BIAS_ACTS[act] else None
 
     def fused():
-        return AF.bias_act(x, b, act, dim=1, alpha=a)
+        return AF.bias_act(x, b, act, dim=1)
 
     def eager():
         return _bias_act_reference(x, b, act, 1, alpha, 1.0, None)
 
-    compiled = torch.compile(eager, dynamic=False)
-    fns = {"fused": fused, "eager": eager, "compiled": compiled}
+    fns = {"fused": fused, "eager": eager}
+    if compile:
+        fns["compiled"] = torch.compile(eager, dynamic=False)
     if not backward:
         return fns
     g = torch.randn(x.shape, dtype=x.dtype, device=x.device)
 
     def with_backward(f):
         def run():
-            y = f()
-            torch.autograd.grad(y, (x, b), g)
+            torch.autograd.grad(f(), (x, b), g)
 
         return run
 
     return {k: with_backward(f) for k, f in fns.items()}
 
 
-def _time(fn, device, reps):
-    if device == "cuda":
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        return a.elapsed_time(b) / 1e3
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def time_cell(
+    act: str, dtype: torch.dtype, shape: Tuple[int, int], backward: bool, rounds: int, compile: bool, device
+) -> Dict[str, Any]:
+    """One row: every variant's per-round times and the fused/other ratios."""
+    rows, feats = shape
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.randn(rows, feats, generator=gen, dtype=torch.float32).to(device=device, dtype=dtype)
+    b = torch.randn(feats, generator=gen, dtype=torch.float32).to(device=device, dtype=dtype)
+    x.requires_grad_(backward)
+    b.requires_grad_(backward)
+    fns = _variants(x, b, act, backward, compile)
+    timed = call_timer(device)
+    for f in fns.values():  # warm up (and compile)
+        f()
+        f()
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    order = list(fns)
+    rng = random.Random(0)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for k in order:
+            times[k].append(timed(fns[k]))
+    row: Dict[str, Any] = {
+        "act": act,
+        "dtype": str(dtype).replace("torch.", ""),
+        "shape": list(shape),
+        "elements": rows * feats,
+        "pass": "fwd+bwd" if backward else "fwd",
+        "times": times,
+    }
+    for k in fns:
+        if k != "fused":
+            row[f"fused/{k}"] = paired_ratio(times["fused"], times[k])
+    row["target"] = TARGETS[row["pass"]]
+    row["met"] = row["fused/eager"]["median"] <= row["target"]
+    return row
 
 
-def bench(sizes, acts, dtypes, device, rounds):
-    rows = []
+def bench(shapes, acts, dtypes, device, rounds, compile, progress=print) -> List[Dict[str, Any]]:
+    out = []
     for act in acts:
-        alpha = {"leaky_relu": 0.01, "elu": 1.0, "softplus": 1.0}.get(act, 0.0)
         for dtype in dtypes:
-            for e in sizes:
-                n = 1 << e
-                x = torch.randn(n // FEATURES, FEATURES, device=device, dtype=dtype)
-                b = torch.randn(FEATURES, device=device, dtype=dtype)
+            for shape in shapes:
                 for backward in (False, True):
-                    xr, br = x.detach().requires_grad_(backward), b.detach().requires_grad_(backward)
-                    fns = _variants(xr, br, act, alpha, backward)
-                    for f in fns.values():  # warm up (and compile)
-                        f()
-                        f()
-                    times = {k: [] for k in fns}
-                    for _ in range(rounds):
-                        for k, f in fns.items():
-                            times[k].append(_time(f, device, 1))
-                    med = {k: statistics.median(v) for k, v in times.items()}
-                    row = {
-                        "act": act,
-                        "dtype": str(dtype).replace("torch.", ""),
-                        "elements": n,
-                        "pass": "fwd+bwd" if backward else "fwd",
-                        **{f"{k}_ms": v * 1e3 for k, v in med.items()},
-                        "fused/eager": med["fused"] / med["eager"],
-                        "fused/compiled": med["fused"] / med["compiled"],
-                    }
-                    rows.append(row)
-                    print(
-                        f"{act:<11}{row['dtype']:<9}{n:>10}  {row['pass']:<8}"
-                        f"{row['fused_ms']:>9.3f}{row['eager_ms']:>9.3f}{row['compiled_ms']:>9.3f}"
-                        f"{row['fused/eager']:>8.2f}{row['fused/compiled']:>8.2f}",
-                        flush=True,
-                    )
-    return rows
+                    r = time_cell(act, dtype, shape, backward, rounds, compile, device)
+                    out.append(r)
+                    progress(_line(r))
+    return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="20,24", help="log2 of the element counts")
-    ap.add_argument("--acts", default="relu,leaky_relu,gelu,silu,tanh,elu")
+def _ms(v: Sequence[float]) -> str:
+    return f"{statistics.median(v) * 1e3:.3f}"
+
+
+def _ratio(q: Dict[str, float]) -> str:
+    return f"{q['median']:.2f} ({q['p25']:.2f}-{q['p75']:.2f})"
+
+
+def _line(r: Dict[str, Any]) -> str:
+    shape = "x".join(map(str, r["shape"]))
+    others = "  ".join(f"{k} {_ratio(v)}" for k, v in r.items() if k.startswith("fused/"))
+    return (
+        f"{r['act']:<13}{r['dtype']:<9}{shape:>10}  {r['pass']:<8} fused {_ms(r['times']['fused'])} ms  "
+        f"{others}  {'met' if r['met'] else 'MISSED'}"
+    )
+
+
+def markdown(res: Dict[str, Any]) -> str:
+    env, rows = res["environment"], res["rows"]
+    compiled = any("fused/compiled" in r for r in rows)
+    head = ["act", "dtype", "rows x features", "pass", "fused ms", "eager ms"]
+    head += ["compiled ms"] if compiled else []
+    head += ["fused/eager (IQR)"] + (["fused/compiled (IQR)"] if compiled else []) + ["target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["act"], r["dtype"], " x ".join(map(str, r["shape"])), r["pass"]]
+        cells += [_ms(r["times"]["fused"]), _ms(r["times"]["eager"])]
+        cells += [_ms(r["times"]["compiled"])] if compiled else []
+        ratio = _ratio(r["fused/eager"])
+        cells += [ratio if r["met"] else f"**{ratio}**"]
+        cells += [_ratio(r["fused/compiled"])] if compiled else []
+        cells += [f"<= {r['target']:g}: {'met' if r['met'] else 'missed'}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    met = sum(r["met"] for r in rows)
+    missed = sorted((r for r in rows if not r["met"]), key=lambda r: -r["fused/eager"]["median"])
+    worst = [
+        f"{r['act']} {r['dtype']} {' x '.join(map(str, r['shape']))} {r['pass']} {r['fused/eager']['median']:.2f}"
+        for r in missed[:8]
+    ]
+    cfg = res["config"]
+    return "\n".join(
+        [
+            "# bias_act: fused against eager" + (" and torch.compile" if compiled else ""),
+            "",
+            f"Measured by `{env['command']}` on {env['date_utc']}: {env['device_name']} ({env['cpu_count']} cores; "
+            f"our kernels: {env['cpu_kernel_isa']}, ATen: {env['torch_cpu_capability']}), torch {env['torch']}, "
+            f"{env['torch_threads']} threads; torch's CPU libraries: {describe_libraries(env['torch_cpu_libraries'])}.",
+            "",
+            f"Cells: the median of per-round ratios over {cfg['rounds']} interleaved rounds (interquartile range in "
+            "brackets). 'eager' is `x + b` then torch's activation (`activations_ext.ops._bias_act_reference`); "
+            "the forward runs without gradients, forward+backward computes the input's and the bias's. Targets "
+            f"(fused/eager): forward <= {TARGETS['fwd']:g}, forward+backward <= {TARGETS['fwd+bwd']:g}. "
+            f"Met: {met} of {len(rows)} cells.",
+            "",
+            *lines,
+            "",
+            "Worst missed cells (fused/eager): " + ("; ".join(worst) if worst else "none") + ".",
+            "",
+        ]
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated rows x features")
+    ap.add_argument("--acts", default=",".join(AF.BIAS_ACTS), help="comma-separated (default: every act)")
     ap.add_argument("--dtypes", default="float32,bfloat16")
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--no-compile", action="store_true", help="leave torch.compile of the eager form out")
     ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    meta = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "torch": torch.__version__,
-        "device": torch.cuda.get_device_name()
-        if device == "cuda"
-        else platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
+    ap.add_argument("--md", default=None)
+    args = ap.parse_args(argv)
+    device = pick_device()
+    acts = args.acts.split(",")
+    unknown = [a for a in acts if a not in AF.BIAS_ACTS]
+    if unknown:
+        ap.error(f"unknown act(s) {unknown}; expected among {sorted(AF.BIAS_ACTS)}")
+    shapes = []
+    for s in args.shapes.split(","):
+        try:
+            r, f = (int(v) for v in s.lower().split("x"))
+        except ValueError:
+            ap.error(f"--shapes: {s!r} is not ROWSxFEATURES")
+        shapes.append((r, f))
+    res: Dict[str, Any] = {
+        "environment": environment(device),
+        "config": {"shapes": shapes, "acts": acts, "dtypes": args.dtypes.split(","), "rounds": args.rounds},
+        "targets": TARGETS,
     }
-    print(json.dumps(meta))
-    print(
-        f"{'act':<11}{'dtype':<9}{'elements':>10}  {'pass':<8}{'fused':>9}{'eager':>9}{'compiled':>9}{'f/e':>8}{'f/c':>8}"
-    )
-    rows = bench(
-        [int(s) for s in args.sizes.split(",")],
-        args.acts.split(","),
+    res["rows"] = bench(
+        shapes,
+        acts,
         [getattr(torch, d) for d in args.dtypes.split(",")],
         device,
         args.rounds,
+        not args.no_compile,
+        progress=lambda s: print(s, flush=True),
     )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rows": rows}, f, indent=1)
+            json.dump(res, f, indent=1)
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(markdown(res))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -27,7 +27,6 @@ import datetime
 import gc
 import json
 import statistics
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -36,7 +35,7 @@ import torch.nn.functional as F
 
 import activations_ext.functional as AF
 from activations_ext import nn as ann
-from bench.machine import cpu_model, pick_device
+from bench.machine import call_timer, cpu_model, pick_device
 from bench.memory import peak_tensor_bytes, saved_storages
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -58,27 +57,6 @@ class GatedConfig:
         if device.type == "cuda":
             return cls(shapes=[(2048, 2816), (4096, 5632), (16384, 14336)], rounds=30, compile=compile)
         return cls(compile=compile)
-
-
-def _clock(device: torch.device) -> Callable[[Callable[[], Any]], float]:
-    if device.type == "cuda":
-
-        def timed(fn):
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            b.synchronize()
-            return a.elapsed_time(b) / 1e3
-
-        return timed
-
-    def timed(fn):
-        t = time.perf_counter()
-        fn()
-        return time.perf_counter() - t
-
-    return timed
 
 
 def _liger() -> Optional[Callable]:
@@ -124,7 +102,7 @@ def time_row(tokens: int, inter: int, dtype: str, backward: bool, cfg: GatedConf
     src = torch.randn(tokens, inter, device=device, dtype=dt)
     dst = torch.empty_like(src)
     fns["copy"] = lambda: dst.copy_(src)
-    timed = _clock(device)
+    timed = call_timer(device)
     for f in fns.values():  # warm up (and compile)
         f()
         f()
