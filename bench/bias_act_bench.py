@@ -25,7 +25,8 @@ import os
 import random
 import statistics
 import sys
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -37,9 +38,53 @@ from bench.kernels import paired_ratio  # noqa: E402
 from bench.machine import call_timer, describe_libraries, environment, pick_device  # noqa: E402
 
 TARGETS = {"fwd": 0.6, "fwd+bwd": 0.8}
-# The shape the issue quoted for Sigmoid (4096 x 256), 1M elements with 1024
-# features, and 16M.
+# 1M elements as 4096 rows of 256 features and as 1024 of 1024, and 16M.
 DEFAULT_SHAPES = "4096x256,1024x1024,4096x4096"
+
+
+def _parse_shapes(text: str) -> List[Tuple[int, int]]:
+    shapes = []
+    for s in text.split(","):
+        r, f = (int(v) for v in s.lower().split("x"))
+        shapes.append((r, f))
+    return shapes
+
+
+@dataclass
+class BiasActConfig:
+    """What bias_act is measured on. The report leaves torch.compile out:
+    a compilation per cell costs more than its whole section."""
+
+    shapes: List[Tuple[int, int]] = field(default_factory=lambda: _parse_shapes(DEFAULT_SHAPES))
+    acts: List[str] = field(default_factory=lambda: list(AF.BIAS_ACTS))
+    dtypes: List[str] = field(default_factory=lambda: ["float32", "bfloat16"])
+    rounds: int = 11
+    compile: bool = False
+
+    @classmethod
+    def preset(cls, quick: bool) -> BiasActConfig:
+        if quick:
+            return cls(shapes=[(1024, 256)], acts=["relu", "sigmoid", "gelu"], dtypes=["float32"], rounds=3)
+        return cls()
+
+    def cells(self) -> int:
+        return len(self.shapes) * len(self.acts) * len(self.dtypes) * 2
+
+
+def run_bias_act(
+    cfg: BiasActConfig, device, progress: Optional[Callable[[str], None]] = None
+) -> Dict[str, Any]:
+    """Every cell of ``cfg``, with the configuration and the targets."""
+    rows = bench(
+        cfg.shapes,
+        cfg.acts,
+        [getattr(torch, d) for d in cfg.dtypes],
+        device,
+        cfg.rounds,
+        cfg.compile,
+        progress=progress or (lambda s: None),
+    )
+    return {"config": asdict(cfg), "targets": TARGETS, "rows": rows}
 
 
 def _variants(x, b, act: str, backward: bool, compile: bool) -> Dict[str, Callable[[], Any]]:
@@ -134,8 +179,8 @@ def _line(r: Dict[str, Any]) -> str:
     )
 
 
-def markdown(res: Dict[str, Any]) -> str:
-    env, rows = res["environment"], res["rows"]
+def table_lines(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """The table of cells (markdown lines), then a line naming the worst misses."""
     compiled = any("fused/compiled" in r for r in rows)
     head = ["act", "dtype", "rows x features", "pass", "fused ms", "eager ms"]
     head += ["compiled ms"] if compiled else []
@@ -150,13 +195,29 @@ def markdown(res: Dict[str, Any]) -> str:
         cells += [_ratio(r["fused/compiled"])] if compiled else []
         cells += [f"<= {r['target']:g}: {'met' if r['met'] else 'missed'}"]
         lines.append("| " + " | ".join(cells) + " |")
-    met = sum(r["met"] for r in rows)
     missed = sorted((r for r in rows if not r["met"]), key=lambda r: -r["fused/eager"]["median"])
     worst = [
         f"{r['act']} {r['dtype']} {' x '.join(map(str, r['shape']))} {r['pass']} {r['fused/eager']['median']:.2f}"
         for r in missed[:8]
     ]
-    cfg = res["config"]
+    return lines + ["", "Worst missed cells (fused/eager): " + ("; ".join(worst) if worst else "none") + "."]
+
+
+def describe(cfg: Mapping[str, Any], rows: Sequence[Dict[str, Any]]) -> str:
+    """The paragraph above the table: what a cell is, the targets, the count met."""
+    met = sum(r["met"] for r in rows)
+    return (
+        f"Cells: the median of per-round ratios over {cfg['rounds']} interleaved rounds (interquartile range in "
+        "brackets). 'eager' is `x + b` then torch's activation (`activations_ext.ops._bias_act_reference`); "
+        "the forward runs without gradients, forward+backward computes the input's and the bias's. Targets "
+        f"(fused/eager): forward <= {TARGETS['fwd']:g}, forward+backward <= {TARGETS['fwd+bwd']:g}. "
+        f"Met: {met} of {len(rows)} cells."
+    )
+
+
+def markdown(res: Dict[str, Any]) -> str:
+    env, rows = res["environment"], res["rows"]
+    compiled = any("fused/compiled" in r for r in rows)
     return "\n".join(
         [
             "# bias_act: fused against eager" + (" and torch.compile" if compiled else ""),
@@ -165,15 +226,9 @@ def markdown(res: Dict[str, Any]) -> str:
             f"our kernels: {env['cpu_kernel_isa']}, ATen: {env['torch_cpu_capability']}), torch {env['torch']}, "
             f"{env['torch_threads']} threads; torch's CPU libraries: {describe_libraries(env['torch_cpu_libraries'])}.",
             "",
-            f"Cells: the median of per-round ratios over {cfg['rounds']} interleaved rounds (interquartile range in "
-            "brackets). 'eager' is `x + b` then torch's activation (`activations_ext.ops._bias_act_reference`); "
-            "the forward runs without gradients, forward+backward computes the input's and the bias's. Targets "
-            f"(fused/eager): forward <= {TARGETS['fwd']:g}, forward+backward <= {TARGETS['fwd+bwd']:g}. "
-            f"Met: {met} of {len(rows)} cells.",
+            describe(res["config"], rows),
             "",
-            *lines,
-            "",
-            "Worst missed cells (fused/eager): " + ("; ".join(worst) if worst else "none") + ".",
+            *table_lines(rows),
             "",
         ]
     )
@@ -194,27 +249,13 @@ def main(argv=None) -> int:
     unknown = [a for a in acts if a not in AF.BIAS_ACTS]
     if unknown:
         ap.error(f"unknown act(s) {unknown}; expected among {sorted(AF.BIAS_ACTS)}")
-    shapes = []
-    for s in args.shapes.split(","):
-        try:
-            r, f = (int(v) for v in s.lower().split("x"))
-        except ValueError:
-            ap.error(f"--shapes: {s!r} is not ROWSxFEATURES")
-        shapes.append((r, f))
-    res: Dict[str, Any] = {
-        "environment": environment(device),
-        "config": {"shapes": shapes, "acts": acts, "dtypes": args.dtypes.split(","), "rounds": args.rounds},
-        "targets": TARGETS,
-    }
-    res["rows"] = bench(
-        shapes,
-        acts,
-        [getattr(torch, d) for d in args.dtypes.split(",")],
-        device,
-        args.rounds,
-        not args.no_compile,
-        progress=lambda s: print(s, flush=True),
-    )
+    try:
+        shapes = _parse_shapes(args.shapes)
+    except ValueError:
+        ap.error(f"--shapes: {args.shapes!r} is not a list of ROWSxFEATURES")
+    cfg = BiasActConfig(shapes, acts, args.dtypes.split(","), args.rounds, not args.no_compile)
+    res: Dict[str, Any] = {"environment": environment(device)}
+    res.update(run_bias_act(cfg, device, progress=lambda s: print(s, flush=True)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

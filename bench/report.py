@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from tqdm import tqdm
 
+from bench import bias_act_bench as B
 from bench import experiments as E
 from bench import gated as G
 from bench import kernels as K
@@ -182,6 +183,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     mcfg = M.StackConfig.preset(quick, device)
     gcfg = G.GatedConfig.preset(quick, device, compile=not args.no_compile)
     zcfg = Z.ZooConfig.preset(quick, device, compile=not args.no_compile)
+    bcfg = B.BiasActConfig.preset(quick)
     tasks = K.plan(kcfg)
     n_step = 1 + sum(2 if a.ours_module_cls is not None else 1 for a in K.activations())
     n_gated = len(gcfg.shapes) * len(gcfg.dtypes) * 2 + 1 + len(Z.MODELS)
@@ -191,6 +193,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         + n_step
         + 1
         + n_gated
+        + bcfg.cells()
         + sum(ecfg.runs().values())
         + (1 if args.baseline_python else 0)
         + 1
@@ -239,6 +242,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     t0 = time.perf_counter()
     results["zoo"] = Z.run_zoo(zcfg, device, progress)
     results["zoo"]["seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    results["bias_act"] = B.run_bias_act(bcfg, device, progress)
+    results["bias_act"]["seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     results["experiments"] = E.run_all(ecfg, device, progress)
@@ -1245,6 +1252,24 @@ def gated_section(res: Mapping[str, Any], out_dir: Path, figures: List[str]) -> 
     return "\n".join(out)
 
 
+def bias_act_section(res: Mapping[str, Any]) -> str:
+    out = ["### 2.10 Fused bias + activation: bias_act against eager", ""]
+    ba = res.get("bias_act")
+    if not ba:
+        return "\n".join(out + ["Not measured in this run (its results predate this section).", ""])
+    shapes = ", ".join(f"{r} x {f}" for r, f in ba["config"]["shapes"])
+    out += [
+        "`activations_ext.functional.bias_act(x, b, act, dim=1)` (one pass forward; one pass backward, which "
+        "reduces the bias gradient inside it and keeps only x and b) against eager `x + b` then torch's "
+        f"activation, for every act measured here, on inputs of rows x features ({shapes}). "
+        + B.describe(ba["config"], ba["rows"]),
+        "",
+        *B.table_lines(ba["rows"]),
+        "",
+    ]
+    return "\n".join(out)
+
+
 def zoo_section(res: Mapping[str, Any]) -> str:
     out = ["### 2.9 Real models: converted against unconverted", ""]
     zoo = res.get("zoo")
@@ -2009,6 +2034,7 @@ def write_report(res: Dict[str, Any], out_dir: Path, tag: str) -> Path:
         step_and_memory(res, out_dir, figures),
         gated_section(res, out_dir, figures),
         zoo_section(res),
+        bias_act_section(res),
         experiments_section(res, verdicts, out_dir, figures),
     ]
     raw = ["results.json", "kernels.csv"] + (["baseline-kernels.json"] if "baseline" in res else [])

@@ -69,3 +69,28 @@ def test_bad_arguments_are_refused():
         B.main(["--acts", "relu,nosuch"])
     with pytest.raises(SystemExit):
         B.main(["--shapes", "4096"])
+
+
+def test_presets():
+    full = B.BiasActConfig.preset(False)
+    assert full.acts == list(AF.BIAS_ACTS) and full.dtypes == ["float32", "bfloat16"]
+    assert (4096, 256) in full.shapes and not full.compile
+    assert full.cells() == len(full.shapes) * len(AF.BIAS_ACTS) * 2 * 2
+    quick = B.BiasActConfig.preset(True)
+    assert quick.cells() < 10
+
+
+def test_report_section_renders_the_run_or_says_it_is_missing():
+    from bench import report as R
+
+    assert "Not measured in this run" in R.bias_act_section({})
+    cfg = B.BiasActConfig(shapes=[(8, 16)], acts=["relu", "sigmoid"], dtypes=["float32"], rounds=3)
+    res = {"bias_act": B.run_bias_act(cfg, CPU)}
+    text = R.bias_act_section(res)
+    assert text.startswith("### 2.10 Fused bias + activation")
+    assert "rows x features (8 x 16)" in text
+    assert (
+        text.count("| relu | float32 | 8 x 16 |") == 2 and text.count("| sigmoid | float32 | 8 x 16 |") == 2
+    )
+    met = sum(r["met"] for r in res["bias_act"]["rows"])
+    assert f"Met: {met} of 4 cells." in text

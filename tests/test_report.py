@@ -57,6 +57,7 @@ SECTIONS = [
     "### 2.7 What backward keeps",
     "### 2.8 Gated MLP activations",
     "### 2.9 Real models",
+    "### 2.10 Fused bias + activation",
     "## 3. The experiments behind the verdicts",
     "### Claim 1(a)",
     "### Claim 1(b)",
