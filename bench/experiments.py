@@ -27,6 +27,7 @@ results alone.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -946,7 +947,7 @@ def sparsity(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict
                     "test_accuracy": 1 - error_rate(model, x[te], y[te]),
                     "train_loss": train_loss,
                     "test_loss": test_loss,
-                    "zero_fraction": _mean_list(zero_fractions(model, hidden, x[te])),
+                    "zero_fraction": statistics.fmean(zero_fractions(model, hidden, x[te])),
                 }
             )
     return {
@@ -954,10 +955,6 @@ def sparsity(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict
         "data": {**data_shape(x, y), "train": len(tr), "test": len(te)},
         "runs": runs,
     }
-
-
-def _mean_list(v: Sequence[float]) -> float:
-    return sum(v) / len(v)
 
 
 # Settings every experiment uses: each experiment's config carries them.
