@@ -75,15 +75,17 @@ def run_bias_act(
     cfg: BiasActConfig, device, progress: Optional[Callable[[str], None]] = None
 ) -> Dict[str, Any]:
     """Every cell of ``cfg``, with the configuration and the targets."""
-    rows = bench(
-        cfg.shapes,
-        cfg.acts,
-        [getattr(torch, d) for d in cfg.dtypes],
-        device,
-        cfg.rounds,
-        cfg.compile,
-        progress=progress or (lambda s: None),
-    )
+    rows = []
+    for act in cfg.acts:
+        for dtype in cfg.dtypes:
+            for shape in cfg.shapes:
+                for backward in (False, True):
+                    r = time_cell(
+                        act, getattr(torch, dtype), shape, backward, cfg.rounds, cfg.compile, device
+                    )
+                    rows.append(r)
+                    if progress is not None:
+                        progress(_line(r))
     return {"config": asdict(cfg), "targets": TARGETS, "rows": rows}
 
 
@@ -148,18 +150,6 @@ def time_cell(
     row["target"] = TARGETS[row["pass"]]
     row["met"] = row["fused/eager"]["median"] <= row["target"]
     return row
-
-
-def bench(shapes, acts, dtypes, device, rounds, compile, progress=print) -> List[Dict[str, Any]]:
-    out = []
-    for act in acts:
-        for dtype in dtypes:
-            for shape in shapes:
-                for backward in (False, True):
-                    r = time_cell(act, dtype, shape, backward, rounds, compile, device)
-                    out.append(r)
-                    progress(_line(r))
-    return out
 
 
 def _ms(v: Sequence[float]) -> str:
