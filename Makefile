@@ -10,7 +10,7 @@
 #   make bench-micro  pytest-benchmark micro benchmarks
 #
 # Variables: TORCH=2.13.0 (CPU-only build, quick to install), PYTHON=python3,
-# QUICK=1 (make bench in about a minute, no second torch), BASELINE_TORCH,
+# QUICK=1 (make bench in a few minutes, no second torch), BASELINE_TORCH,
 # ACTIVATIONS_EXT_CPU_ONLY=1.
 
 PYTHON ?= python3
