@@ -26,6 +26,7 @@ results alone.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -208,6 +209,27 @@ def make_mlp(
         w_in = width
     layers.append(torch.nn.Linear(w_in, out_features))
     return torch.nn.Sequential(*layers), hidden
+
+
+def seeded_mlp(
+    act: Activation,
+    seed: int,
+    x: torch.Tensor,
+    width: int,
+    depth: int,
+    classes: int,
+    config: ExperimentConfig,
+    device: torch.device,
+    init: Optional[Callable[[torch.nn.Module], None]] = None,
+) -> Tuple[torch.nn.Sequential, List[torch.nn.Module], torch.Generator]:
+    """How every seeded run starts: ``make_mlp`` for inputs ``x`` with its weights drawn under
+    ``torch.manual_seed(seed)`` (then changed by ``init``, if given) and moved to ``device``, and the
+    batch-order generator of the same seed."""
+    torch.manual_seed(seed)
+    model, hidden = make_mlp(act, x.shape[1], width, depth, classes, config.prelu_init)
+    if init is not None:
+        init(model)
+    return model.to(device), hidden, torch.Generator().manual_seed(seed)
 
 
 def linear_layers(model: torch.nn.Module) -> List[torch.nn.Linear]:
@@ -410,13 +432,10 @@ def time_to_target(config: ExperimentConfig, device: torch.device, tick: Tick) -
         for lr in config.ttt_lrs:
             for seed in config.ttt_seeds:
                 tick(f"time-to-target {name} lr {lr} seed {seed}")
-                torch.manual_seed(seed)
-                model, _ = make_mlp(
-                    act, x.shape[1], config.ttt_width, config.ttt_depth, classes, config.prelu_init
+                model, _, gen = seeded_mlp(
+                    act, seed, x, config.ttt_width, config.ttt_depth, classes, config, device
                 )
-                model.to(device)
                 opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.ttt_momentum)
-                gen = torch.Generator().manual_seed(seed)
                 errors, seconds, reached = [], 0.0, None
                 for epoch in range(1, config.ttt_max_epochs + 1):
                     dt, loss = train_epoch(model, opt, x, y, config.ttt_batch, gen, loss_fn)
@@ -511,13 +530,10 @@ def gradient_norms(config: ExperimentConfig, device: torch.device, tick: Tick) -
         act = get_activation(name)
         for seed in config.grad_seeds:
             tick(f"gradient norms {name} seed {seed}")
-            torch.manual_seed(seed)
-            model, hidden = make_mlp(
-                act, x.shape[1], config.grad_width, config.grad_depth, classes, config.prelu_init
+            model, hidden, gen = seeded_mlp(
+                act, seed, x, config.grad_width, config.grad_depth, classes, config, device
             )
-            model.to(device)
             opt = torch.optim.Adam(model.parameters(), lr=config.grad_lr)
-            gen = torch.Generator().manual_seed(seed)
             points = []
             for epoch in range(0, config.grad_epochs + 1):
                 if epoch > 0:
@@ -553,13 +569,10 @@ def dying_units(config: ExperimentConfig, device: torch.device, tick: Tick) -> D
         for label, lr in config.dying_lrs.items():
             for seed in config.dying_seeds:
                 tick(f"dead units {name} {label} lr seed {seed}")
-                torch.manual_seed(seed)
-                model, hidden = make_mlp(
-                    act, x.shape[1], config.dying_width, config.dying_depth, classes, config.prelu_init
+                model, hidden, gen = seeded_mlp(
+                    act, seed, x, config.dying_width, config.dying_depth, classes, config, device
                 )
-                model.to(device)
                 opt = torch.optim.Adam(model.parameters(), lr=lr)
-                gen = torch.Generator().manual_seed(seed)
                 dead = [dead_unit_fractions(model, hidden, x)]
                 errors = [error_rate(model, x, y)]
                 for _ in range(config.dying_epochs):
@@ -655,6 +668,15 @@ def linear_collapse(config: ExperimentConfig, device: torch.device, tick: Tick) 
 # --------------------------------------------------------------------------
 
 
+@torch.no_grad()
+def _scaled_kaiming(model: torch.nn.Module, scale: float) -> None:
+    """Kaiming-normal weights (for ReLU) times ``scale`` and zero biases in every Linear of ``model``."""
+    for layer in linear_layers(model):
+        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        layer.weight.mul_(scale)
+        layer.bias.zero_()
+
+
 def large_init(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict[str, Any]:
     """Claim 4's digits MLP, the layers' weights drawn from Kaiming-normal
     (ReLU's gain) times each scale, biases zero, trained with plain SGD at a
@@ -672,21 +694,21 @@ def large_init(config: ExperimentConfig, device: torch.device, tick: Tick) -> Di
         for scale in config.init_scales:
             for seed in config.init_seeds:
                 tick(f"large init {name} x{scale:g} seed {seed}")
-                torch.manual_seed(seed)
-                model, hidden = make_mlp(
-                    act, x.shape[1], config.init_width, config.init_depth, classes, config.prelu_init
+                model, hidden, gen = seeded_mlp(
+                    act,
+                    seed,
+                    x,
+                    config.init_width,
+                    config.init_depth,
+                    classes,
+                    config,
+                    device,
+                    init=functools.partial(_scaled_kaiming, scale=scale),
                 )
-                with torch.no_grad():
-                    for layer in linear_layers(model):
-                        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                        layer.weight.mul_(scale)
-                        layer.bias.zero_()
-                model.to(device)
                 if config.init_optimizer == "sgd":
                     opt = torch.optim.SGD(model.parameters(), lr=config.init_lr)
                 else:
                     opt = torch.optim.Adam(model.parameters(), lr=config.init_lr)
-                gen = torch.Generator().manual_seed(seed)
                 dead_init = dead_unit_fractions(model, hidden, x)
                 for _ in range(config.init_epochs):
                     train_epoch(model, opt, x, y, config.init_batch, gen, loss_fn)
@@ -927,13 +949,10 @@ def sparsity(config: ExperimentConfig, device: torch.device, tick: Tick) -> Dict
         for name in config.sparse_activations:
             tick(f"sparsity {name} seed {seed}")
             act = get_activation(name)
-            torch.manual_seed(seed)
-            model, hidden = make_mlp(
-                act, x.shape[1], config.sparse_width, config.sparse_depth, classes, config.prelu_init
+            model, hidden, gen = seeded_mlp(
+                act, seed, x, config.sparse_width, config.sparse_depth, classes, config, device
             )
-            model.to(device)
             opt = torch.optim.Adam(model.parameters(), lr=config.sparse_lr)
-            gen = torch.Generator().manual_seed(seed)
             for _ in range(config.sparse_epochs):
                 train_epoch(model, opt, x[tr], y[tr], config.sparse_batch, gen, loss_fn)
             with torch.no_grad():

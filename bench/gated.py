@@ -23,7 +23,6 @@ Three measurements:
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import json
 import statistics
@@ -35,7 +34,7 @@ import torch.nn.functional as F
 
 import activations_ext.functional as AF
 from activations_ext import nn as ann
-from bench.machine import call_timer, cpu_model, pick_device
+from bench.machine import call_timer, measured_on, pick_device, run_meta
 from bench.memory import peak_tensor_bytes, saved_storages
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -227,13 +226,7 @@ def main(argv=None) -> int:
             f"{r['ours_gbps']:.1f} GB/s (copy {r['copy_gbps']:.1f})"
         )
     print(json.dumps({"saved": res["saved"], "mlp_memory": res["mlp_memory"]}))
-    meta = {
-        "device": cpu_model() if device.type == "cpu" else torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-    }
-    meta["threads"] = torch.get_num_threads()
-    meta["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-    res["meta"] = meta
+    res["meta"] = run_meta(device)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
@@ -244,10 +237,7 @@ def main(argv=None) -> int:
 
         md = Path(a.md)
         text = gated_section({"gated": res}, md.parent, [])
-        md.write_text(
-            f"Measured on {meta['device']}, torch {meta['torch']}, {meta['threads']} threads, {meta['date']}.\n\n"
-            + text
-        )
+        md.write_text(measured_on(res["meta"]) + text)
     return 0
 
 

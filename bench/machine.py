@@ -45,6 +45,23 @@ def device_name(device: torch.device) -> str:
     return cpu_model()
 
 
+def run_meta(device: torch.device) -> Dict[str, Any]:
+    """Device, torch, threads and date of a standalone benchmark's run, kept with its results."""
+    return {
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+    }
+
+
+def measured_on(meta: Mapping[str, Any]) -> str:
+    """The line that heads a standalone benchmark's Markdown: what ``run_meta`` recorded."""
+    return (
+        f"Measured on {meta['device']}, torch {meta['torch']}, {meta['threads']} threads, {meta['date']}.\n\n"
+    )
+
+
 def machine_tag(device: torch.device) -> str:
     """``cuda-<gpu>`` on a GPU, ``cpu-<model>-<cores>c`` otherwise."""
     if device.type == "cuda":

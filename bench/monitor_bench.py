@@ -13,10 +13,8 @@ and a forward hook that counts the same thing with torch ops (the usual way).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -27,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from activations_ext import nn as ann  # noqa: E402
 from activations_ext.monitor import DeadUnitMonitor, default_unit_dim  # noqa: E402
+from bench.machine import run_meta  # noqa: E402
 
 
 def mlp():
@@ -110,12 +109,7 @@ def main():
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.manual_seed(0)
-    meta = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "torch": torch.__version__,
-        "device": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-    }
+    meta = run_meta(torch.device("cpu"))
     print(json.dumps(meta))
     print(f"{'model':<5}{'plain ms':>10}{'monitored':>12}{'hooks':>10}{'mon/plain':>12}{'hooks/pl':>10}")
     rows = [bench("mlp", *mlp(), args.rounds), bench("cnn", *cnn(), args.rounds)]

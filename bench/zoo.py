@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import gc
 import json
 import statistics
@@ -28,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 import activations_ext
-from bench.machine import cpu_model, pick_device
+from bench.machine import measured_on, pick_device, run_meta
 from bench.memory import peak_tensor_bytes
 
 
@@ -225,12 +224,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     device = pick_device()
     res = run_zoo(ZooConfig.preset(a.quick, device, compile=not a.no_compile), device, print)
-    res["meta"] = {
-        "device": cpu_model() if device.type == "cpu" else torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    }
+    res["meta"] = run_meta(device)
     for r in res["rows"]:
         ratios = "  ".join(f"{k}={v:.3f}" for k, v in r.items() if "/" in k)
         print(f"{r['model']:<24}{statistics.median(r['times']['converted']) * 1e3:9.1f} ms  {ratios}")
@@ -249,9 +243,7 @@ def write_md(res: Dict[str, Any], path: str) -> None:
 
     from bench.report import zoo_section
 
-    m = res["meta"]
-    head = f"Measured on {m['device']}, torch {m['torch']}, {m['threads']} threads, {m['date']}.\n\n"
-    Path(path).write_text(head + zoo_section({"zoo": res}))
+    Path(path).write_text(measured_on(res["meta"]) + zoo_section({"zoo": res}))
 
 
 if __name__ == "__main__":

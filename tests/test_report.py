@@ -7,7 +7,7 @@ and re-rendering gives the committed verdict section. The report's text
 follows the experiments' configuration, and ``--threads auto`` and
 ``--baseline-python`` are checked on fakes (no second torch is built).
 
-Then ``python -m bench.report --quick`` runs once (about a minute) into a
+Then ``python -m bench.report --quick`` runs once (a few minutes) into a
 temporary folder and what it wrote is inspected. No timing is asserted.
 """
 
@@ -521,6 +521,23 @@ def test_probe_sees_a_load(monkeypatch, multi_us, contended):
     assert p["contended"] is contended
     n, _, _ = machine.choose_threads("auto", torch.device("cpu"), p)
     assert n == (1 if contended else torch.get_num_threads())
+
+
+def test_a_standalone_benchmark_records_where_it_ran():
+    """bench/gated.py, bench/zoo.py and bench/monitor_bench.py keep ``run_meta`` with their results
+    and head their Markdown with ``measured_on`` of it."""
+    import datetime
+
+    meta = machine.run_meta(torch.device("cpu"))
+    assert meta["device"] == machine.cpu_model()
+    assert meta["torch"] == torch.__version__ and meta["threads"] == torch.get_num_threads()
+    when = datetime.datetime.fromisoformat(meta["date"])
+    assert (
+        when.tzinfo is not None
+        and abs(when - datetime.datetime.now(datetime.timezone.utc)).total_seconds() < 60
+    )
+    head = machine.measured_on({**meta, "threads": 7})
+    assert head == f"Measured on {meta['device']}, torch {torch.__version__}, 7 threads, {meta['date']}.\n\n"
 
 
 def test_probe_measures_and_decides():
