@@ -183,13 +183,18 @@ struct Math<double> : ScalarMath {};
 // (float for float/half/bfloat16, double for double). `backward(g, s)` takes
 // the upstream gradient and the saved tensor; `kSavesOutput` says which one
 // torch saves. The comparisons are written so that NaN inputs take the same
-// branch as in ATen's CPU kernels.
+// branch as in ATen's CPU kernels. `kForwardPicks` (`kBackwardPicks`): the
+// forward's (backward's) result is always one of its operands or 0, 1 or 6,
+// which every floating type holds exactly, so the CPU kernels store it in
+// half/bfloat16 without a rounding conversion.
 
 // relu(x) = x <= 0 ? 0 : x.  NaN is not <= 0, so it passes through.
 // Backward uses the output, as torch does: 0 where y <= 0 (so at x = 0 too).
 template <typename acc_t>
 struct ReluOp {
   static constexpr bool kSavesOutput = true;
+  static constexpr bool kForwardPicks = true;
+  static constexpr bool kBackwardPicks = true;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
     return Math<T>::max0(x);
@@ -536,6 +541,8 @@ struct SoftsignOp {
 template <typename acc_t>
 struct Relu6Op {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kForwardPicks = true;
+  static constexpr bool kBackwardPicks = true;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
     return Math<T>::clamp(x, T(0), T(6));
@@ -664,6 +671,7 @@ struct ReluSquaredOp {
 template <typename acc_t>
 struct HardtanhOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardPicks = true;
   acc_t lo;
   acc_t hi;
   template <typename T>
@@ -682,6 +690,7 @@ struct HardtanhOp {
 template <typename acc_t>
 struct SoftshrinkOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardPicks = true;
   acc_t lambd;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
@@ -701,6 +710,8 @@ struct SoftshrinkOp {
 template <typename acc_t>
 struct HardshrinkOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kForwardPicks = true;
+  static constexpr bool kBackwardPicks = true;
   acc_t lambd;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
@@ -721,6 +732,7 @@ struct HardshrinkOp {
 template <typename acc_t>
 struct ThresholdOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardPicks = true;
   acc_t threshold;
   acc_t value;
   template <typename T>
@@ -744,6 +756,7 @@ struct ThresholdOp {
 template <typename acc_t>
 struct RreluNoiseOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardPicks = true;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
     return x;
@@ -771,6 +784,8 @@ struct NoiseMulOp {
 template <typename acc_t>
 struct LinearOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kForwardPicks = true;
+  static constexpr bool kBackwardPicks = true;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
     return x;

@@ -63,6 +63,42 @@ inline void for_each_step(int64_t n, const F& f) {
   }
 }
 
+// bfloat16 from two float registers whose every lane holds a bfloat16 value
+// exactly (the result of an op that only picks an operand or a constant; see
+// kForwardPicks in activations.h): the high half of each lane, about ten
+// operations fewer per pair of float registers than the conversion that
+// rounds and canonicalises NaN. NaN keeps its payload, as a bitwise select
+// would.
+template <typename scalar_t>
+C10_ALWAYS_INLINE Vectorized<scalar_t> pack_exact(const Vectorized<float>& a,
+                                                  const Vectorized<float>& b) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+    // vpmovdw keeps the low halves in order.
+    const __m256i lo =
+        _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(a), 16));
+    const __m256i hi =
+        _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(b), 16));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+#elif defined(CPU_CAPABILITY_AVX2)
+  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+    const __m256i lo = _mm256_srli_epi32(_mm256_castps_si256(a), 16);
+    const __m256i hi = _mm256_srli_epi32(_mm256_castps_si256(b), 16);
+    // packus works within 128-bit lanes, so a's and b's halves alternate.
+    return _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xD8);
+  }
+#endif
+  return at::vec::convert_from_float<scalar_t>(a, b);
+}
+
+// Whether an op's forward (backward) result is exact in every floating type:
+// its kForwardPicks (kBackwardPicks), absent meaning no.
+template <typename Op>
+constexpr bool kExactForward = requires { requires Op::kForwardPicks; };
+template <typename Op>
+constexpr bool kExactBackward = requires { requires Op::kBackwardPicks; };
+
 // Loads `count` elements at p as compute-type registers (two of them for
 // half/bfloat16, whose register holds twice the lanes of a float one).
 template <typename scalar_t>
@@ -85,9 +121,13 @@ struct Lanes {
     }
     return l;
   }
+  // kExact: every lane holds a value of scalar_t exactly (see pack_exact).
+  template <bool kExact = false>
   C10_ALWAYS_INLINE void store(scalar_t* p, int64_t count) const {
     V v;
-    if constexpr (kReduced<scalar_t>) {
+    if constexpr (kReduced<scalar_t> && kExact) {
+      v = pack_exact<scalar_t>(a, b);
+    } else if constexpr (kReduced<scalar_t>) {
       v = at::vec::convert_from_float<scalar_t>(a, b);
     } else {
       v = a;
@@ -175,8 +215,9 @@ C10_ALWAYS_INLINE std::array<Lanes<scalar_t>, K> load_all(
 // Two registers per iteration, all loaded before either is stored (safe in
 // place, since element i is only read and written at i): the independent
 // exp/division chains of the two overlap. Worth about 5% on the exp-bound
-// activations here.
-template <typename scalar_t, size_t K, typename F>
+// activations here. kExact: f's results are exact in scalar_t (see
+// pack_exact).
+template <typename scalar_t, size_t K, bool kExact = false, typename F>
 void map_contig(const F& f, scalar_t* out,
                 const std::array<const scalar_t*, K>& in, int64_t n) {
   constexpr int64_t W = kStep<scalar_t>;
@@ -184,13 +225,13 @@ void map_contig(const F& f, scalar_t* out,
   for (; i + 2 * W <= n; i += 2 * W) {
     const auto a = load_all<scalar_t, K>(in, i, W);
     const auto b = load_all<scalar_t, K>(in, i + W, W);
-    apply<scalar_t, K>(f, a).store(out + i, W);
-    apply<scalar_t, K>(f, b).store(out + i + W, W);
+    apply<scalar_t, K>(f, a).template store<kExact>(out + i, W);
+    apply<scalar_t, K>(f, b).template store<kExact>(out + i + W, W);
   }
   for (; i < n; i += W) {
     const int64_t count = std::min(W, n - i);
     apply<scalar_t, K>(f, load_all<scalar_t, K>(in, i, count))
-        .store(out + i, count);
+        .template store<kExact>(out + i, count);
   }
 }
 
@@ -198,7 +239,7 @@ void map_contig(const F& f, scalar_t* out,
 // otherwise each operand is gathered into a stack buffer, the contiguous
 // body runs, and the result is scattered back, so every layout gets the
 // same vectorized arithmetic and bit-identical results.
-template <typename scalar_t, size_t K, typename F>
+template <typename scalar_t, size_t K, bool kExact, typename F>
 void map_loop(const F& f, char* out, int64_t s_out,
               const std::array<const char*, K>& in,
               const std::array<int64_t, K>& s_in, int64_t n) {
@@ -211,7 +252,8 @@ void map_loop(const F& f, char* out, int64_t s_out,
     for (size_t k = 0; k < K; ++k) {
       ptrs[k] = reinterpret_cast<const scalar_t*>(in[k]);
     }
-    map_contig<scalar_t, K>(f, reinterpret_cast<scalar_t*>(out), ptrs, n);
+    map_contig<scalar_t, K, kExact>(f, reinterpret_cast<scalar_t*>(out), ptrs,
+                                    n);
     return;
   }
   scalar_t buf[K][kBufElems];
@@ -224,7 +266,7 @@ void map_loop(const F& f, char* out, int64_t s_out,
     for (size_t k = 0; k < K; ++k) {
       gather(buf[k], in[k] + i * s_in[k], s_in[k], m);
     }
-    map_contig<scalar_t, K>(f, buf[0], ptrs, m);
+    map_contig<scalar_t, K, kExact>(f, buf[0], ptrs, m);
     scatter(out + i * s_out, s_out, buf[0], m);
   }
 }
@@ -233,8 +275,10 @@ template <typename scalar_t>
 void forward_typed(const ActParams& p, char* out, const char* in, int64_t n,
                    int64_t s_out, int64_t s_in) {
   with_forward_op<acc_t<scalar_t>>(p, [&](const auto& op) {
-    map_loop<scalar_t, 1>([&](const auto& x) { return op.forward(x); }, out,
-                          s_out, {in}, {s_in}, n);
+    using Op = std::decay_t<decltype(op)>;
+    map_loop<scalar_t, 1, kExactForward<Op>>(
+        [&](const auto& x) { return op.forward(x); }, out, s_out, {in}, {s_in},
+        n);
   });
 }
 
@@ -243,7 +287,8 @@ void backward_typed(const ActParams& p, bool from_output, char* gin,
                     const char* g, const char* s, int64_t n, int64_t s_gin,
                     int64_t s_g, int64_t s_s) {
   with_backward_op<acc_t<scalar_t>>(p, from_output, [&](const auto& op) {
-    map_loop<scalar_t, 2>(
+    using Op = std::decay_t<decltype(op)>;
+    map_loop<scalar_t, 2, kExactBackward<Op>>(
         [&](const auto& gv, const auto& sv) { return op.backward(gv, sv); },
         gin, s_gin, {g, s}, {s_g, s_s}, n);
   });
