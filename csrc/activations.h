@@ -84,6 +84,10 @@ struct ActParams {
   double scale = 1.0;
   double input_scale = 1.0;
   double threshold = 20.0;
+  // Set by the CPU scheduler, not by an operator: the output is at least
+  // the size of the last-level cache, so the kernels write it with
+  // non-temporal stores (see stream_store in cpu/kernels.cpp).
+  bool stream = false;
 };
 
 // Operations with a per-channel parameter (see PreluChannelOp, BiasActOp).

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -92,6 +93,64 @@ C10_ALWAYS_INLINE Vectorized<scalar_t> pack_exact(const Vectorized<float>& a,
   return at::vec::convert_from_float<scalar_t>(a, b);
 }
 
+// Stores one register at p, 32-byte (AVX2) or 64-byte (AVX-512) aligned,
+// with a non-temporal store: the line goes to memory without being read
+// into the cache first (a normal store of a line not in the cache reads it,
+// one extra tensor's worth of traffic) and without evicting the inputs.
+// Meant for outputs larger than the last-level cache (ActParams::stream);
+// a kernel that used it ends with stream_fence(). Without SIMD: a plain
+// store.
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+constexpr bool kCanStream = true;
+#else
+constexpr bool kCanStream = false;
+#endif
+
+template <typename scalar_t>
+C10_ALWAYS_INLINE void stream_store(scalar_t* p,
+                                    const Vectorized<scalar_t>& v) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    _mm512_stream_ps(p, v);
+  } else if constexpr (std::is_same_v<scalar_t, double>) {
+    _mm512_stream_pd(p, v);
+  } else {
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v);
+  }
+#elif defined(CPU_CAPABILITY_AVX2)
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    _mm256_stream_ps(p, v);
+  } else if constexpr (std::is_same_v<scalar_t, double>) {
+    _mm256_stream_pd(p, v);
+  } else {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+#else
+  v.store(p);
+#endif
+}
+
+// Orders the non-temporal stores before whatever follows (they are weakly
+// ordered; the thread pool's join alone does not promise it).
+C10_ALWAYS_INLINE void stream_fence() {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+  _mm_sfence();
+#endif
+}
+
+// The elements before p's first register-aligned address (fewer than a
+// register), or -1 where p is not aligned to its element size.
+template <typename scalar_t>
+inline int64_t stream_head(const scalar_t* p) {
+  constexpr auto kAlign = sizeof(Vectorized<scalar_t>);
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  if (addr % sizeof(scalar_t) != 0) {
+    return -1;
+  }
+  return static_cast<int64_t>(((kAlign - addr % kAlign) % kAlign) /
+                              sizeof(scalar_t));
+}
+
 // Whether an op's forward (backward) result is exact in every floating type:
 // its kForwardPicks (kBackwardPicks), absent meaning no.
 template <typename Op>
@@ -122,7 +181,8 @@ struct Lanes {
     return l;
   }
   // kExact: every lane holds a value of scalar_t exactly (see pack_exact).
-  template <bool kExact = false>
+  // kStream: a full register goes out through stream_store (p aligned).
+  template <bool kExact = false, bool kStream = false>
   C10_ALWAYS_INLINE void store(scalar_t* p, int64_t count) const {
     V v;
     if constexpr (kReduced<scalar_t> && kExact) {
@@ -133,7 +193,11 @@ struct Lanes {
       v = a;
     }
     if (count == V::size()) {
-      v.store(p);
+      if constexpr (kStream) {
+        stream_store(p, v);
+      } else {
+        v.store(p);
+      }
     } else {
       v.store(p, count);
     }
@@ -216,23 +280,49 @@ C10_ALWAYS_INLINE std::array<Lanes<scalar_t>, K> load_all(
 // place, since element i is only read and written at i): the independent
 // exp/division chains of the two overlap. Worth about 5% on the exp-bound
 // activations here. kExact: f's results are exact in scalar_t (see
-// pack_exact).
-template <typename scalar_t, size_t K, bool kExact = false, typename F>
-void map_contig(const F& f, scalar_t* out,
-                const std::array<const scalar_t*, K>& in, int64_t n) {
+// pack_exact). kStream: full registers are streamed (out register-aligned).
+template <typename scalar_t, size_t K, bool kExact, bool kStream, typename F>
+void map_steps(const F& f, scalar_t* out,
+               const std::array<const scalar_t*, K>& in, int64_t n) {
   constexpr int64_t W = kStep<scalar_t>;
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     const auto a = load_all<scalar_t, K>(in, i, W);
     const auto b = load_all<scalar_t, K>(in, i + W, W);
-    apply<scalar_t, K>(f, a).template store<kExact>(out + i, W);
-    apply<scalar_t, K>(f, b).template store<kExact>(out + i + W, W);
+    apply<scalar_t, K>(f, a).template store<kExact, kStream>(out + i, W);
+    apply<scalar_t, K>(f, b).template store<kExact, kStream>(out + i + W, W);
   }
   for (; i < n; i += W) {
     const int64_t count = std::min(W, n - i);
     apply<scalar_t, K>(f, load_all<scalar_t, K>(in, i, count))
-        .template store<kExact>(out + i, count);
+        .template store<kExact, kStream>(out + i, count);
   }
+}
+
+// map_steps over [0, n). With `stream` (ActParams::stream), the elements
+// before out's first aligned register take one partial step and the rest
+// are streamed.
+template <typename scalar_t, size_t K, bool kExact = false, typename F>
+void map_contig(const F& f, scalar_t* out,
+                const std::array<const scalar_t*, K>& in, int64_t n,
+                bool stream = false) {
+  if constexpr (kCanStream) {
+    const int64_t head = stream ? std::min(n, stream_head(out)) : -1;
+    if (head >= 0) {
+      if (head > 0) {
+        apply<scalar_t, K>(f, load_all<scalar_t, K>(in, 0, head))
+            .template store<kExact>(out, head);
+      }
+      std::array<const scalar_t*, K> rest;
+      for (size_t k = 0; k < K; ++k) {
+        rest[k] = in[k] + head;
+      }
+      map_steps<scalar_t, K, kExact, true>(f, out + head, rest, n - head);
+      stream_fence();
+      return;
+    }
+  }
+  map_steps<scalar_t, K, kExact, false>(f, out, in, n);
 }
 
 // Any strides (bytes): contiguous operands go straight to map_contig;
@@ -242,7 +332,7 @@ void map_contig(const F& f, scalar_t* out,
 template <typename scalar_t, size_t K, bool kExact, typename F>
 void map_loop(const F& f, char* out, int64_t s_out,
               const std::array<const char*, K>& in,
-              const std::array<int64_t, K>& s_in, int64_t n) {
+              const std::array<int64_t, K>& s_in, int64_t n, bool stream) {
   bool contig = is_contig<scalar_t>(s_out);
   for (size_t k = 0; k < K; ++k) {
     contig = contig && is_contig<scalar_t>(s_in[k]);
@@ -253,7 +343,7 @@ void map_loop(const F& f, char* out, int64_t s_out,
       ptrs[k] = reinterpret_cast<const scalar_t*>(in[k]);
     }
     map_contig<scalar_t, K, kExact>(f, reinterpret_cast<scalar_t*>(out), ptrs,
-                                    n);
+                                    n, stream);
     return;
   }
   scalar_t buf[K][kBufElems];
@@ -278,7 +368,7 @@ void forward_typed(const ActParams& p, char* out, const char* in, int64_t n,
     using Op = std::decay_t<decltype(op)>;
     map_loop<scalar_t, 1, kExactForward<Op>>(
         [&](const auto& x) { return op.forward(x); }, out, s_out, {in}, {s_in},
-        n);
+        n, p.stream);
   });
 }
 
@@ -290,7 +380,7 @@ void backward_typed(const ActParams& p, bool from_output, char* gin,
     using Op = std::decay_t<decltype(op)>;
     map_loop<scalar_t, 2, kExactBackward<Op>>(
         [&](const auto& gv, const auto& sv) { return op.backward(gv, sv); },
-        gin, s_gin, {g, s}, {s_g, s_s}, n);
+        gin, s_gin, {g, s}, {s_g, s_s}, n, p.stream);
   });
 }
 
