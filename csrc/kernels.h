@@ -83,6 +83,15 @@ struct KernelTable {
   void (*channel_forward)(const ChannelParams& p, c10::ScalarType dtype,
                           char* out, const char* x, const char* w, int64_t n,
                           int64_t s_out, int64_t s_x, int64_t s_w);
+  // The same over `rows` contiguous rows of `len` elements, the first being
+  // row `row0` of the tensor: with channels == 0 each row takes the `len`
+  // parameters w[0..len), else row r the one parameter
+  // w[(row0 + r) % channels]. One call per thread's share, not per row: a
+  // row can be as short as a channel count (64 for PReLU on (N, 64)).
+  void (*channel_forward_rows)(const ChannelParams& p, c10::ScalarType dtype,
+                               char* out, const char* x, const char* w,
+                               int64_t row0, int64_t rows, int64_t len,
+                               int64_t channels);
   // gin[i] = d op / dx; unless `acc` is null, the parameter-gradient terms
   // are added into the double accumulators `acc`: into acc[0] when s_w == 0,
   // else into acc[i].

@@ -181,3 +181,22 @@ def test_linear_act_without_bias_and_compiled():
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), model(x))
     torch.testing.assert_close(layer(x), torch.nn.functional.silu(x @ layer.weight.t()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize(
+    "shape,dim", [((40000, 3), 1), ((64, 5, 130), 1), ((9, 64), 1), ((3, 70001), 0)], ids=str
+)
+def test_per_channel_rows_split_across_threads_bit_exact(shape, dim, dtype, device):
+    # Per-channel rows numerous enough that the CPU splits them between
+    # threads mid-tensor (a share that starts at a row whose channel is not
+    # 0), one kernel call per share: PReLU (dim 1) and a bias_act ReLU
+    # (dim 0, rows of 70001 elements with one bias each) bit for bit torch's.
+    x = make_input(shape, dtype, device, seed=3)
+    c = shape[dim]
+    w = torch.linspace(-0.5, 0.75, c, dtype=torch.float32).to(dtype).to(device)
+    if dim == 1:
+        ours, theirs = AF.prelu(x, w), torch.nn.functional.prelu(x, w)
+    else:
+        ours, theirs = AF.bias_act(x, w, act="relu", dim=0), torch.relu(x + w[:, None])
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)

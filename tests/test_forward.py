@@ -116,3 +116,24 @@ def test_deterministic(spec, params, device):
     a = call(spec, spec.ours, x, params, w)
     b = call(spec, spec.ours, x, params, w)
     assert torch.equal(a.view(-1).view(torch.int32), b.view(-1).view(torch.int32))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_gelu_on_both_sides_of_the_short_erfc(dtype, device):
+    # The CPU kernel takes a shorter erfc for a SIMD register whose lanes all
+    # have x >= -3 sqrt(2) (about -4.24) and the full one otherwise: a dense
+    # sweep across that edge (registers of both kinds and mixed ones), over
+    # the whole range, and with infinities next to ordinary values, forward
+    # and backward.
+    from test_backward import _check_grads
+
+    from activations_ext.spec import get_spec
+
+    spec = get_spec("gelu")
+    edge = torch.linspace(-4.5, -4.0, 20011, dtype=torch.float64)
+    wide = torch.linspace(-12.0, 12.0, 40009, dtype=torch.float64)
+    specials = torch.tensor([float("inf"), -float("inf"), 3e38, -3e38, 0.0, -0.0, 1e-30, -1e-30])
+    x = torch.cat([edge, wide, specials.repeat(5), wide.flip(0)[:997]]).to(dtype).to(device)
+    params = dict(spec.params)
+    _check(spec, params, x, "sweep")
+    _check_grads(spec, params, x[x.isfinite()], "sweep")

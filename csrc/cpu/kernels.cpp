@@ -622,6 +622,24 @@ void channel_forward(const ChannelParams& p, c10::ScalarType dtype, char* out,
   });
 }
 
+void channel_forward_rows(const ChannelParams& p, c10::ScalarType dtype,
+                          char* out, const char* x, const char* w, int64_t row0,
+                          int64_t rows, int64_t len, int64_t channels) {
+  dispatch_float_types(dtype, [&](auto tag) {
+    using scalar_t = decltype(tag);
+    auto* o = reinterpret_cast<scalar_t*>(out);
+    const auto* xs = reinterpret_cast<const scalar_t*>(x);
+    const auto* ws = reinterpret_cast<const scalar_t*>(w);
+    with_channel_op<acc_t<scalar_t>>(p, [&](const auto& op) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const scalar_t* wr = channels == 0 ? ws : ws + (row0 + r) % channels;
+        channel_forward_contig(op, o + r * len, xs + r * len, wr, channels == 0,
+                               len);
+      }
+    });
+  });
+}
+
 void channel_backward(const ChannelParams& p, c10::ScalarType dtype, char* gin,
                       const char* g, const char* x, const char* w, int64_t n,
                       int64_t s_gin, int64_t s_g, int64_t s_x, int64_t s_w,
@@ -660,6 +678,7 @@ const KernelTable& kernel_table() {
                                  &forward,
                                  &backward,
                                  &channel_forward,
+                                 &channel_forward_rows,
                                  &channel_backward,
                                  &gated_forward,
                                  &gated_backward};

@@ -182,21 +182,17 @@ void channel_forward(const ChannelParams& p, c10::ScalarType dtype,
     const int64_t rows = sh.outer * sh.channels;
     const int64_t grain = std::max<int64_t>(1, kGrain / sh.inner);
     at::parallel_for(0, rows, grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t off = r * sh.inner * es;
-        k.channel_forward(p, dtype, o + off, xp + off,
-                          wp + (r % sh.channels) * es, sh.inner, es, es, 0);
-      }
+      const int64_t off = b * sh.inner * es;
+      k.channel_forward_rows(p, dtype, o + off, xp + off, wp, b, e - b,
+                             sh.inner, sh.channels);
     });
   } else {
     // Rows of `channels` elements, one parameter per element.
     const int64_t grain = std::max<int64_t>(1, kGrain / sh.channels);
     at::parallel_for(0, sh.outer, grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t off = r * sh.channels * es;
-        k.channel_forward(p, dtype, o + off, xp + off, wp, sh.channels, es, es,
-                          es);
-      }
+      const int64_t off = b * sh.channels * es;
+      k.channel_forward_rows(p, dtype, o + off, xp + off, wp, b, e - b,
+                             sh.channels, 0);
     });
   }
 }
