@@ -137,3 +137,24 @@ def test_gelu_on_both_sides_of_the_short_erfc(dtype, device):
     params = dict(spec.params)
     _check(spec, params, x, "sweep")
     _check_grads(spec, params, x[x.isfinite()], "sweep")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name", ["gelu", "geglu"])
+def test_gelu_element_never_depends_on_its_neighbours(name, dtype, device):
+    # The CPU kernel picks its erfc form lane by lane: an element's result is
+    # the same bits whether the other lanes of its register are ordinary
+    # values or far in the tail (x < -4.24, or NaN), and at any offset.
+    import activations_ext.functional as AF
+
+    fn = {"gelu": AF.gelu, "geglu": lambda t: AF.geglu(t, torch.ones_like(t))}[name]
+    x = make_input((4099,), dtype, device, seed=11, specials=False) * 2
+    alone = fn(x)
+    mixed = x.clone()
+    mixed[::5] = -9.0
+    mixed[2::7] = float("nan")
+    keep = torch.ones_like(x, dtype=torch.bool)
+    keep[::5] = False
+    keep[2::7] = False
+    assert torch.equal(fn(mixed)[keep], alone[keep])
+    assert torch.equal(fn(x[3:]), alone[3:])

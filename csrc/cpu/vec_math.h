@@ -200,7 +200,7 @@ struct VecMathFloat : VecMath<float> {
     V gauss;  // exp(-a^2)
   };
 
-  // erfc(a) and exp(-a^2) for a <= kErfcNear in every lane (GELU's inputs
+  // erfc(a) and exp(-a^2) in the lanes where a <= kErfcNear (GELU's inputs
   // from -4.24 up), sharing one exp: erfc(|a|) = t Q(u) exp(-a^2) with
   // t = 1 / (1 + 0.35 |a|), u = 1 - t = 0.35 |a| t and Q of degree 6 in
   // Horner's order, fitted for relative error on |a| in [0, 3] (8e-8 with
@@ -234,12 +234,17 @@ struct VecMathFloat : VecMath<float> {
     return {V::blendv(e, V(2.0f) - e, a < V(0.0f)), gauss};
   }
 
-  // erfc(a) for any a: the shorter form where every lane allows it.
+  // erfc(a) for any a: the shorter form in the lanes that allow it, the
+  // full one in the others (a > kErfcNear or NaN). Chosen lane by lane, so
+  // that an element's result never depends on its neighbours in the
+  // register (vmap, strides and offsets give the same bits); a register
+  // computes both only when some lane needs the full form.
   ACTEXT_INLINE static V erfc(const V& a) {
+    const V near = erfc_gauss_near(a).erf;
     if (C10_LIKELY(all_near(a))) {
-      return erfc_gauss_near(a).erf;
+      return near;
     }
-    return erfc_any(a);
+    return V::blendv(erfc_any(a), near, a <= V(kErfcNear));
   }
 
   // erf, as ATen's (Abramowitz and Stegun 7.1.26, the formula torch's and
@@ -261,10 +266,14 @@ struct VecMathFloat : VecMath<float> {
 
   // erfc and exp(-a^2), both inline.
   ACTEXT_INLINE static ErfGauss erfc_gauss(const V& a) {
+    const ErfGauss near = erfc_gauss_near(a);
     if (C10_LIKELY(all_near(a))) {
-      return erfc_gauss_near(a);
+      return near;
     }
-    return {erfc_any(a), exp_nonpos(V(0.0f) - a * a)};
+    // Lane by lane, as erfc.
+    const V use_near = a <= V(kErfcNear);
+    return {V::blendv(erfc_any(a), near.erf, use_near),
+            V::blendv(exp_nonpos(V(0.0f) - a * a), near.gauss, use_near)};
   }
 
   ACTEXT_INLINE static V expm1(const V& x_in) {
