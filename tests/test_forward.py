@@ -120,11 +120,10 @@ def test_deterministic(spec, params, device):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 def test_gelu_on_both_sides_of_the_short_erfc(dtype, device):
-    # The CPU kernel takes a shorter erfc for a SIMD register whose lanes all
-    # have x >= -3 sqrt(2) (about -4.24) and the full one otherwise: a dense
-    # sweep across that edge (registers of both kinds and mixed ones), over
-    # the whole range, and with infinities next to ordinary values, forward
-    # and backward.
+    # The CPU kernel takes a shorter erfc in the lanes with x >= -3 sqrt(2)
+    # (about -4.24) and the full one in the others: a dense sweep across that
+    # edge (registers of one kind and mixed ones), over the whole range, and
+    # with infinities next to ordinary values, forward and backward.
     from test_backward import _check_grads
 
     from activations_ext.spec import get_spec
