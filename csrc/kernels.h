@@ -78,12 +78,8 @@ struct KernelTable {
   void (*backward)(const ActParams& p, c10::ScalarType dtype, bool from_output,
                    char* gin, const char* g, const char* saved, int64_t n,
                    int64_t s_gin, int64_t s_g, int64_t s_saved);
-  // out[i] = op(x[i], w[i]) for the per-channel operation `p` (PReLU or
-  // bias_act); s_w == 0 broadcasts one parameter.
-  void (*channel_forward)(const ChannelParams& p, c10::ScalarType dtype,
-                          char* out, const char* x, const char* w, int64_t n,
-                          int64_t s_out, int64_t s_x, int64_t s_w);
-  // The same over `rows` contiguous rows of `len` elements, the first being
+  // out = op(x, w) for the per-channel operation `p` (PReLU or bias_act)
+  // over `rows` contiguous rows of `len` elements, the first being
   // row `row0` of the tensor: with channels == 0 each row takes the `len`
   // parameters w[0..len), else row r the one parameter
   // w[(row0 + r) % channels]. One call per thread's share, not per row: a

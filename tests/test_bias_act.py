@@ -200,3 +200,25 @@ def test_per_channel_rows_split_across_threads_bit_exact(shape, dim, dtype, devi
     else:
         ours, theirs = AF.bias_act(x, w, act="relu", dim=0), torch.relu(x + w[:, None])
     torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
+@pytest.mark.parametrize("offset", [0, 1], ids=lambda o: f"offset{o}")
+def test_single_parameter_prelu_split_across_threads_bit_exact(offset, dtype, device):
+    # One weight for the whole tensor: each thread's share of the 200003
+    # elements (several of ATen's 32K grains) is one row of the per-channel
+    # kernel; a storage offset of one element puts every share's start off a
+    # register boundary. Bit for bit torch's, forward and backward.
+    b1 = make_input((200003 + offset,), dtype, device, seed=5, nan=False).requires_grad_(True)
+    b2 = b1.detach().clone().requires_grad_(True)
+    x1, x2 = b1[offset:], b2[offset:]
+    w = torch.tensor([-0.3], dtype=dtype, device=device)
+    w1 = w.clone().requires_grad_(True)
+    w2 = w.clone().requires_grad_(True)
+    ours, theirs = AF.prelu(x1, w1), torch.nn.functional.prelu(x2, w2)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
+    g = make_input(x1.shape, dtype, device, seed=6)
+    ours.backward(g)
+    theirs.backward(g)
+    torch.testing.assert_close(b1.grad, b2.grad, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(w1.grad, w2.grad, equal_nan=True)

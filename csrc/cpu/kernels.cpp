@@ -409,33 +409,6 @@ void channel_forward_contig(const Op& op, scalar_t* out, const scalar_t* x,
   });
 }
 
-template <typename scalar_t, typename Op>
-void channel_forward_loop(const Op& op, char* out, const char* x, const char* w,
-                          int64_t n, int64_t s_out, int64_t s_x, int64_t s_w) {
-  const bool per_element = s_w != 0;
-  if (is_contig<scalar_t>(s_out) && is_contig<scalar_t>(s_x) &&
-      (!per_element || is_contig<scalar_t>(s_w))) {
-    channel_forward_contig(op, reinterpret_cast<scalar_t*>(out),
-                           reinterpret_cast<const scalar_t*>(x),
-                           reinterpret_cast<const scalar_t*>(w), per_element,
-                           n);
-    return;
-  }
-  scalar_t xbuf[kBufElems];
-  scalar_t wbuf[kBufElems];
-  for (int64_t i = 0; i < n; i += kBufElems) {
-    const int64_t m = std::min(kBufElems, n - i);
-    gather(xbuf, x + i * s_x, s_x, m);
-    if (per_element) {
-      gather(wbuf, w + i * s_w, s_w, m);
-    } else {
-      wbuf[0] = *reinterpret_cast<const scalar_t*>(w);
-    }
-    channel_forward_contig(op, xbuf, xbuf, wbuf, per_element, m);
-    scatter(out + i * s_out, s_out, xbuf, m);
-  }
-}
-
 // gin = op.grad_input(g, x, w); when `acc` is given, the parameter-gradient
 // terms op.grad_param(...) are added to it in double, lane by lane (the
 // float-to-double conversion and add vectorize) and the lanes summed at the
@@ -611,17 +584,6 @@ void backward(const ActParams& p, c10::ScalarType dtype, bool from_output,
   });
 }
 
-void channel_forward(const ChannelParams& p, c10::ScalarType dtype, char* out,
-                     const char* x, const char* w, int64_t n, int64_t s_out,
-                     int64_t s_x, int64_t s_w) {
-  dispatch_float_types(dtype, [&](auto tag) {
-    using scalar_t = decltype(tag);
-    with_channel_op<acc_t<scalar_t>>(p, [&](const auto& op) {
-      channel_forward_loop<scalar_t>(op, out, x, w, n, s_out, s_x, s_w);
-    });
-  });
-}
-
 void channel_forward_rows(const ChannelParams& p, c10::ScalarType dtype,
                           char* out, const char* x, const char* w, int64_t row0,
                           int64_t rows, int64_t len, int64_t channels) {
@@ -677,7 +639,6 @@ const KernelTable& kernel_table() {
   static const KernelTable table{ACTEXT_STR(CPU_CAPABILITY),
                                  &forward,
                                  &backward,
-                                 &channel_forward,
                                  &channel_forward_rows,
                                  &channel_backward,
                                  &gated_forward,

@@ -173,9 +173,10 @@ void channel_forward(const ChannelParams& p, c10::ScalarType dtype,
   const auto& k = kernels();
   const int64_t n = sh.outer * sh.channels * sh.inner;
   if (sh.channels == 1) {
+    // One parameter for the whole tensor: each thread's share is one row.
     at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
-      k.channel_forward(p, dtype, o + b * es, xp + b * es, wp, e - b, es, es,
-                        0);
+      k.channel_forward_rows(p, dtype, o + b * es, xp + b * es, wp, 0, 1, e - b,
+                             1);
     });
   } else if (sh.inner > 1) {
     // Rows of `inner` elements, each with one parameter.

@@ -234,18 +234,22 @@ struct VecMathFloat : VecMath<float> {
     return {V::blendv(e, V(2.0f) - e, a < V(0.0f)), gauss};
   }
 
-  // erfc(a) for any a: the shorter form in the lanes that allow it, the
-  // full one in the others (a > kErfcNear or NaN). Chosen lane by lane, so
-  // that an element's result never depends on its neighbours in the
-  // register (vmap, strides and offsets give the same bits); a register
-  // computes both only when some lane needs the full form.
-  ACTEXT_INLINE static V erfc(const V& a) {
-    const V near = erfc_gauss_near(a).erf;
+  // erfc(a) and exp(-a^2) for any a, both inline: the shorter form in the
+  // lanes that allow it, the full one in the others (a > kErfcNear or NaN).
+  // Chosen lane by lane, so that an element's result never depends on its
+  // neighbours in the register (vmap, strides and offsets give the same
+  // bits); a register computes both only when some lane needs the full form.
+  ACTEXT_INLINE static ErfGauss erfc_gauss(const V& a) {
+    const ErfGauss near = erfc_gauss_near(a);
     if (C10_LIKELY(all_near(a))) {
       return near;
     }
-    return V::blendv(erfc_any(a), near, a <= V(kErfcNear));
+    const V use_near = a <= V(kErfcNear);
+    return {V::blendv(erfc_any(a), near.erf, use_near),
+            V::blendv(exp_nonpos(V(0.0f) - a * a), near.gauss, use_near)};
   }
+  // erfc alone: once inlined, the unused Gaussian is dropped.
+  ACTEXT_INLINE static V erfc(const V& a) { return erfc_gauss(a).erf; }
 
   // erf, as ATen's (Abramowitz and Stegun 7.1.26, the formula torch's and
   // oneDNN's GELU use) but with the exp inline, and returning exp(-a^2) too
@@ -263,18 +267,6 @@ struct VecMathFloat : VecMath<float> {
     return {V::blendv(e, V(0.0f) - e, a < V(0.0f)), gauss};
   }
   ACTEXT_INLINE static V erf(const V& a) { return erf_gauss(a).erf; }
-
-  // erfc and exp(-a^2), both inline.
-  ACTEXT_INLINE static ErfGauss erfc_gauss(const V& a) {
-    const ErfGauss near = erfc_gauss_near(a);
-    if (C10_LIKELY(all_near(a))) {
-      return near;
-    }
-    // Lane by lane, as erfc.
-    const V use_near = a <= V(kErfcNear);
-    return {V::blendv(erfc_any(a), near.erf, use_near),
-            V::blendv(exp_nonpos(V(0.0f) - a * a), near.gauss, use_near)};
-  }
 
   ACTEXT_INLINE static V expm1(const V& x_in) {
     // clamp_min/clamp_max keep NaN (and are much cheaper than minimum/maximum).
