@@ -45,7 +45,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import torch
 
 from bench import kernels as K
-from bench.machine import CPU_ISA_SWITCHES, describe_libraries, environment, machine_tag
+from bench.machine import (
+    CPU_ISA_SWITCHES,
+    describe_libraries,
+    environment,
+    machine_tag,
+    processor_name,
+)
 
 MAX_RATIO = 1.05
 SLOW_SHARE = 0.5
@@ -182,7 +188,7 @@ def render(res: Mapping[str, Any]) -> str:
         parts += [
             f"## ISA: {isa} (ours: {env['cpu_kernel_isa']}, ATen: {env['torch_cpu_capability']})",
             "",
-            f"Processor: {env['cpu_model']}; torch {env['torch']}, {env['torch_threads']} threads; torch's CPU "
+            f"Processor: {processor_name(env)}; torch {env['torch']}, {env['torch_threads']} threads; torch's CPU "
             f"libraries: {describe_libraries(env['torch_cpu_libraries'])}. Met: {sum(c['met'] for c in cs)} of "
             f"{len(cs)} cells.",
             "",

@@ -30,6 +30,55 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown-cpu"
 
 
+def _cpuinfo_fields() -> Dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (empty elsewhere)."""
+    fields: Dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def zen_generation(family: int, model: int) -> Optional[str]:
+    """AMD's Zen generation of a processor family and model number, as AMD's
+    family 17h-1Ah documents number them; None for other families."""
+    if family == 0x17:
+        return "zen1" if model < 0x30 else "zen2"  # Zen+ (0x08, 0x18) counted as Zen
+    if family == 0x19:
+        zen4 = 0x10 <= model <= 0x1F or 0x60 <= model <= 0x7F or 0xA0 <= model <= 0xAF
+        return "zen4" if zen4 else "zen3"
+    if family == 0x1A:
+        return "zen5"
+    return None
+
+
+def cpu_microarch() -> Optional[str]:
+    """The processor's generation where its model name does not tell it:
+    AMD's virtual machines often report a bare "AMD EPYC" for Zen 1 to Zen 4,
+    whose vector units and so whose results differ a lot. None when unknown."""
+    fields = _cpuinfo_fields()
+    if fields.get("vendor_id") != "AuthenticAMD":
+        return None
+    try:
+        return zen_generation(int(fields["cpu family"]), int(fields["model"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def processor_name(env: Mapping[str, Any]) -> str:
+    """A saved environment's processor as the reports print it: the model
+    name, and the generation where the environment recorded one."""
+    name = str(env.get("cpu_model"))
+    arch = env.get("cpu_microarch")
+    return f"{name} ({arch.replace('zen', 'Zen ')})" if arch else name
+
+
 def _slug(text: str) -> str:
     text = re.sub(r"\((r|tm|c)\)", "", text.lower())
     # The clock after "@" is left out: the same processor model reports it
@@ -48,7 +97,11 @@ def device_name(device: torch.device) -> str:
 def run_meta(device: torch.device) -> Dict[str, Any]:
     """Device, torch, threads and date of a standalone benchmark's run, kept with its results."""
     return {
-        "device": device_name(device),
+        "device": (
+            device_name(device)
+            if device.type == "cuda"
+            else processor_name({"cpu_model": cpu_model(), "cpu_microarch": cpu_microarch()})
+        ),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(),
@@ -63,10 +116,19 @@ def measured_on(meta: Mapping[str, Any]) -> str:
 
 
 def machine_tag(device: torch.device) -> str:
-    """``cuda-<gpu>`` on a GPU, ``cpu-<model>-<cores>c`` otherwise."""
+    """``cuda-<gpu>`` on a GPU, ``cpu-<model>-<cores>c`` otherwise, with the
+    generation after the model (``cpu-amd-epyc-zen4-2c``) where the model
+    name carries no number to tell generations apart."""
     if device.type == "cuda":
         return "cuda-" + _slug(torch.cuda.get_device_name(device))
-    return f"cpu-{_slug(cpu_model())}-{os.cpu_count()}c"
+    return cpu_tag(cpu_model(), cpu_microarch(), os.cpu_count())
+
+
+def cpu_tag(model: str, microarch: Optional[str], cores: Optional[int]) -> str:
+    name = _slug(model)
+    if microarch and not re.search(r"\d", name):
+        name = f"{name}-{microarch}"
+    return f"cpu-{name}-{cores}c"
 
 
 def environment(device: torch.device) -> Dict[str, Any]:
@@ -77,6 +139,7 @@ def environment(device: torch.device) -> Dict[str, Any]:
         "device": str(device),
         "device_name": device_name(device),
         "cpu_model": cpu_model(),
+        "cpu_microarch": cpu_microarch(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

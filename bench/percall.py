@@ -24,10 +24,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 try:
     from bench import kernels as K
-    from bench.machine import environment, pick_device
+    from bench.machine import environment, pick_device, processor_name
 except ImportError:  # run by path: bench/ itself is on sys.path
     import kernels as K  # type: ignore[no-redef]
-    from machine import environment, pick_device  # type: ignore[no-redef]
+    from machine import environment, pick_device, processor_name  # type: ignore[no-redef]
 
 
 def cell(row: Optional[Mapping[str, Any]]) -> str:
@@ -127,7 +127,7 @@ def render(res: Mapping[str, Any]) -> str:
     if env.get("load_average"):
         run += f"; load average at the end {env['load_average'][0]:.2f}"
     lines = [
-        f"processor: {env['cpu_model']}, {env['cpu_count']} cores"
+        f"processor: {processor_name(env)}, {env['cpu_count']} cores"
         + (f"; device: {env['device_name']}" if env["device"] != "cpu" else ""),
         f"torch {env['torch']}; activations_ext {env['activations_ext_version']} from {env['activations_ext_file']}",
         run,

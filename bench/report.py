@@ -46,6 +46,7 @@ from bench.machine import (
     machine_tag,
     pick_clock,
     pick_device,
+    processor_name,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -676,7 +677,7 @@ def header_section(res: Mapping[str, Any], tag: str) -> str:
             ["", ""],
             [
                 ["device", f"{env['device']}: {env['device_name']}"],
-                ["processor", f"{env['cpu_model']}, {env['cpu_count']} cores"],
+                ["processor", f"{processor_name(env)}, {env['cpu_count']} cores"],
                 [
                     "torch",
                     f"{env['torch']}" + (f" (CUDA {env['torch_cuda']})" if env.get("torch_cuda") else ""),

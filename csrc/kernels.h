@@ -88,13 +88,14 @@ struct KernelTable {
                                char* out, const char* x, const char* w,
                                int64_t row0, int64_t rows, int64_t len,
                                int64_t channels);
-  // gin[i] = d op / dx; unless `acc` is null, the parameter-gradient terms
-  // are added into the double accumulators `acc`: into acc[0] when s_w == 0,
-  // else into acc[i].
+  // gin[i] = d op / dx over n contiguous elements, with the parameter w[i]
+  // when `per_element`, else w[0]; unless `acc` is null, the
+  // parameter-gradient terms are added into the double accumulators `acc`:
+  // into acc[i] when `per_element`, else into acc[0].
   void (*channel_backward)(const ChannelParams& p, c10::ScalarType dtype,
                            char* gin, const char* g, const char* x,
-                           const char* w, int64_t n, int64_t s_gin, int64_t s_g,
-                           int64_t s_x, int64_t s_w, double* acc);
+                           const char* w, int64_t n, bool per_element,
+                           double* acc);
   // The gated operators over n contiguous elements:
   // out = act(gate) * up.
   void (*gated_forward)(const ActParams& p, c10::ScalarType dtype, char* out,

@@ -523,13 +523,32 @@ def test_probe_sees_a_load(monkeypatch, multi_us, contended):
     assert n == (1 if contended else torch.get_num_threads())
 
 
+@pytest.mark.parametrize(
+    "family, model, zen",
+    [(0x17, 0x01, "zen1"), (0x17, 0x31, "zen2"), (0x19, 0x01, "zen3"), (0x19, 0x11, "zen4"),
+     (0x19, 0xA0, "zen4"), (0x19, 0x21, "zen3"), (0x1A, 0x02, "zen5"), (0x06, 0x55, None)],
+)  # fmt: skip
+def test_amd_generations_from_family_and_model(family, model, zen):
+    assert machine.zen_generation(family, model) == zen
+
+
+def test_a_bare_model_name_gets_its_generation_in_the_results_folder():
+    """AMD's virtual machines report "AMD EPYC" for Zen 1 to Zen 4: their results must not share a
+    folder. A model name with a number already tells them apart."""
+    assert machine.cpu_tag("AMD EPYC", "zen4", 2) == "cpu-amd-epyc-zen4-2c"
+    assert machine.cpu_tag("AMD EPYC 7B13", "zen3", 2) == "cpu-amd-epyc-7b13-2c"
+    assert machine.cpu_tag("Intel(R) Xeon(R) Processor @ 2.60GHz", None, 2) == "cpu-intel-xeon-processor-2c"
+    assert machine.processor_name({"cpu_model": "AMD EPYC", "cpu_microarch": "zen4"}) == "AMD EPYC (Zen 4)"
+    assert machine.processor_name({"cpu_model": "AMD EPYC"}) == "AMD EPYC"
+
+
 def test_a_standalone_benchmark_records_where_it_ran():
     """bench/gated.py, bench/zoo.py and bench/monitor_bench.py keep ``run_meta`` with their results
     and head their Markdown with ``measured_on`` of it."""
     import datetime
 
     meta = machine.run_meta(torch.device("cpu"))
-    assert meta["device"] == machine.cpu_model()
+    assert meta["device"].startswith(machine.cpu_model())
     assert meta["torch"] == torch.__version__ and meta["threads"] == torch.get_num_threads()
     when = datetime.datetime.fromisoformat(meta["date"])
     assert (

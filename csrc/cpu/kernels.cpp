@@ -478,40 +478,6 @@ void channel_backward_contig(const Op op, scalar_t* gin, const scalar_t* g,
   }
 }
 
-template <typename scalar_t, typename Op>
-void channel_backward_loop(const Op& op, char* gin, const char* g,
-                           const char* x, const char* w, int64_t n,
-                           int64_t s_gin, int64_t s_g, int64_t s_x, int64_t s_w,
-                           double* acc) {
-  const bool per_element = s_w != 0;
-  if (is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g) &&
-      is_contig<scalar_t>(s_x) && (!per_element || is_contig<scalar_t>(s_w))) {
-    channel_backward_contig(op, reinterpret_cast<scalar_t*>(gin),
-                            reinterpret_cast<const scalar_t*>(g),
-                            reinterpret_cast<const scalar_t*>(x),
-                            reinterpret_cast<const scalar_t*>(w), per_element,
-                            n, acc);
-    return;
-  }
-  scalar_t gbuf[kBufElems];
-  scalar_t xbuf[kBufElems];
-  scalar_t wbuf[kBufElems];
-  for (int64_t i = 0; i < n; i += kBufElems) {
-    const int64_t m = std::min(kBufElems, n - i);
-    gather(gbuf, g + i * s_g, s_g, m);
-    gather(xbuf, x + i * s_x, s_x, m);
-    if (per_element) {
-      gather(wbuf, w + i * s_w, s_w, m);
-    } else {
-      wbuf[0] = *reinterpret_cast<const scalar_t*>(w);
-    }
-    channel_backward_contig(
-        op, gbuf, gbuf, xbuf, wbuf, per_element, m,
-        acc == nullptr ? nullptr : (per_element ? acc + i : acc));
-    scatter(gin + i * s_gin, s_gin, gbuf, m);
-  }
-}
-
 // ------------------------------------------------------------------ gated
 
 // out = act(gate) * up over n contiguous elements.
@@ -616,13 +582,15 @@ void channel_forward_rows(const ChannelParams& p, c10::ScalarType dtype,
 
 void channel_backward(const ChannelParams& p, c10::ScalarType dtype, char* gin,
                       const char* g, const char* x, const char* w, int64_t n,
-                      int64_t s_gin, int64_t s_g, int64_t s_x, int64_t s_w,
-                      double* acc) {
+                      bool per_element, double* acc) {
   dispatch_float_types(dtype, [&](auto tag) {
     using scalar_t = decltype(tag);
     with_channel_op<acc_t<scalar_t>>(p, [&](const auto& op) {
-      channel_backward_loop<scalar_t>(op, gin, g, x, w, n, s_gin, s_g, s_x, s_w,
-                                      acc);
+      channel_backward_contig(op, reinterpret_cast<scalar_t*>(gin),
+                              reinterpret_cast<const scalar_t*>(g),
+                              reinterpret_cast<const scalar_t*>(x),
+                              reinterpret_cast<const scalar_t*>(w), per_element,
+                              n, acc);
     });
   });
 }

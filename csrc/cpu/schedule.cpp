@@ -212,8 +212,8 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
   const int64_t n = sh.outer * sh.channels * sh.inner;
   const int64_t C = sh.channels;
   auto run = [&](char* gi_, const char* g_, const char* x_, const char* w_,
-                 int64_t len, int64_t s_w, double* acc) {
-    k.channel_backward(p, dtype, gi_, g_, x_, w_, len, es, es, es, s_w,
+                 int64_t len, bool per_element, double* acc) {
+    k.channel_backward(p, dtype, gi_, g_, x_, w_, len, per_element,
                        sums ? acc : nullptr);
   };
   if (C == 1) {
@@ -223,7 +223,7 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
       for (int64_t t = b; t < e; ++t) {
         const int64_t lo = t * kGrain;
         const int64_t off = lo * es;
-        run(gi + off, g + off, x + off, w, std::min(kGrain, n - lo), 0,
+        run(gi + off, g + off, x + off, w, std::min(kGrain, n - lo), false,
             &part[t]);
       }
     });
@@ -249,7 +249,8 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
         const int64_t o_end = std::min(sh.outer, (oc + 1) * per);
         for (int64_t o = oc * per; o < o_end; ++o) {
           const int64_t off = ((o * C + c) * sh.inner) * es;
-          run(gi + off, g + off, x + off, w + c * es, sh.inner, 0, &part[t]);
+          run(gi + off, g + off, x + off, w + c * es, sh.inner, false,
+              &part[t]);
         }
       }
     });
@@ -280,7 +281,7 @@ void channel_backward(const ChannelParams& p, c10::ScalarType dtype,
       const int64_t r_end = std::min(sh.outer, (rc + 1) * per);
       for (int64_t r = rc * per; r < r_end; ++r) {
         const int64_t off = (r * C + c0) * es;
-        run(gi + off, g + off, x + off, w + c0 * es, len, es,
+        run(gi + off, g + off, x + off, w + c0 * es, len, true,
             sums ? &part[rc * C + c0] : nullptr);
       }
     }
