@@ -340,12 +340,12 @@ struct GeluOp {
   static constexpr acc_t kBeta = acc_t(0.39894228040143267794);  // 1/sqrt(2 pi)
   template <typename T>
   ACTEXT_FN T forward(T x) const {
-    return x * T(0.5) * Math<T>::erfc(T(0) - x * T(kAlpha));
+    return x * T(0.5) * Math<T>::erfc(x * T(-kAlpha));
   }
   template <typename T>
   ACTEXT_FN T backward(T g, T x) const {
     // exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erfc and the pdf.
-    const auto eg = Math<T>::erfc_gauss(T(0) - x * T(kAlpha));
+    const auto eg = Math<T>::erfc_gauss(x * T(-kAlpha));
     const T cdf = T(0.5) * eg.erf;
     const T pdf = T(kBeta) * eg.gauss;
     return g * (cdf + x * pdf);
