@@ -132,3 +132,46 @@ def test_each_instruction_set_matches_torch(capability):
         return
     used = _run_with_capability(_ISA_CHECK.format(tests=str(TESTS)), capability)
     assert used == expected
+
+
+# Forward and backward of every piecewise-linear activation of the spec table (those whose CPU loops
+# run on narrow_kernels(), see csrc/kernels.h), float32 and bfloat16, over the suite's hard values and
+# random ones, odd sizes and an offset: one digest of all the result bits.
+_NARROW_DIGEST = """
+import hashlib, sys, torch
+sys.path.insert(0, {tests!r})
+from conftest import call, hard_values, make_input
+from activations_ext.spec import SPECS
+h = hashlib.sha256()
+for spec in SPECS:
+    if spec.name not in {names!r}:
+        continue
+    for dtype in (torch.float32, torch.bfloat16):
+        for n in (1000003, 4099):
+            x = torch.cat([hard_values(dtype), make_input((n,), dtype, seed=5)])[1:]
+            x.requires_grad_(True)
+            y = call(spec, spec.ours, x, dict(spec.params))
+            (gx,) = torch.autograd.grad(y, x, make_input(y.shape, dtype, seed=6, specials=False))
+            for t in (y, gx):
+                h.update(t.detach().view(torch.int16 if dtype == torch.bfloat16 else torch.int32).numpy().tobytes())
+print(h.hexdigest())
+"""
+_NARROW = ["relu", "leaky_relu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softshrink", "hardshrink",
+           "threshold", "relu_squared"]  # fmt: skip
+
+
+@pytest.mark.skipif(not _ISA_NEEDS["avx512"] <= _processor_flags(), reason="needs an AVX-512 processor")
+def test_memory_bound_activations_give_the_same_bits_on_either_table():
+    """On an AVX-512 processor the piecewise-linear activations run the AVX2 table's loops
+    (narrow_kernels()); ACTIVATIONS_EXT_NARROW=0 keeps them on the AVX512 table. Both give the
+    same bits, so where a processor runs them does not change a result."""
+    code = _NARROW_DIGEST.format(tests=str(TESTS), names=_NARROW)
+    digests = {}
+    for narrow in ("1", "0"):
+        env = dict(os.environ, ACTIVATIONS_EXT_NARROW=narrow)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        digests[narrow] = proc.stdout.strip().splitlines()[-1]
+    assert digests["1"] == digests["0"]

@@ -6,6 +6,7 @@
 // table is only used where every instruction it was compiled for exists.
 #include <ATen/Version.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "../kernels.h"
@@ -53,6 +54,21 @@ const KernelTable& pick() {
 
 const KernelTable& kernels() {
   static const KernelTable& table = pick();
+  return table;
+}
+
+// ACTIVATIONS_EXT_NARROW=0 keeps them on kernels() (for comparing the two).
+const KernelTable& narrow_kernels() {
+  static const KernelTable& table = []() -> const KernelTable& {
+#if defined(ACTEXT_HAVE_AVX512) && defined(ACTEXT_HAVE_AVX2)
+    const char* env = std::getenv("ACTIVATIONS_EXT_NARROW");
+    const bool narrow = env == nullptr || std::string(env) != "0";
+    if (narrow && &kernels() == &AVX512::kernel_table()) {
+      return AVX2::kernel_table();
+    }
+#endif
+    return kernels();
+  }();
   return table;
 }
 

@@ -45,6 +45,12 @@ int64_t grain(Act act) {
   }
 }
 
+// The one-tensor loops of `act`: bound by memory where it keeps ATen's
+// grain (see narrow_kernels()).
+const KernelTable& elementwise_kernels(Act act) {
+  return grain(act) == kGrain ? narrow_kernels() : kernels();
+}
+
 // The last-level cache's size: sysfs's, as lscpu reports it (under a
 // hypervisor sysconf may give the host's instead, 64 MB where the guest
 // sees 8), else sysconf's, else 8 MB.
@@ -122,7 +128,7 @@ ActParams streamed(const ActParams& p, c10::ScalarType dtype, int64_t out_bytes,
 
 void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
                    const char* in, int64_t n, int64_t es) {
-  const auto& k = kernels();
+  const auto& k = elementwise_kernels(params.act);
   const ActParams p = streamed(params, dtype, n * es, out == in);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.forward(p, dtype, out + b * es, in + b * es, e - b, es, es);
@@ -131,7 +137,7 @@ void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
 
 void forward_strided(const ActParams& p, c10::ScalarType dtype,
                      at::TensorIteratorBase& iter) {
-  const auto& k = kernels();
+  const auto& k = elementwise_kernels(p.act);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
@@ -145,7 +151,7 @@ void forward_strided(const ActParams& p, c10::ScalarType dtype,
 void backward_dense(const ActParams& params, c10::ScalarType dtype,
                     bool from_output, char* gin, const char* g,
                     const char* saved, int64_t n, int64_t es) {
-  const auto& k = kernels();
+  const auto& k = elementwise_kernels(params.act);
   const ActParams p = streamed(params, dtype, n * es, gin == g || gin == saved);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.backward(p, dtype, from_output, gin + b * es, g + b * es, saved + b * es,
@@ -155,7 +161,7 @@ void backward_dense(const ActParams& params, c10::ScalarType dtype,
 
 void backward_strided(const ActParams& p, c10::ScalarType dtype,
                       bool from_output, at::TensorIteratorBase& iter) {
-  const auto& k = kernels();
+  const auto& k = elementwise_kernels(p.act);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
