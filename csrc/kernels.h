@@ -112,7 +112,8 @@ struct KernelTable {
 // =default selects a lower one, as it does for torch's kernels).
 const KernelTable& kernels();
 // The table for loops bound by memory, not arithmetic (the piecewise-linear
-// activations): kernels()'s, except that where it is AVX512 this is AVX2's.
+// activations in float32 and float64): kernels()'s, except that where it is
+// AVX512 this is AVX2's.
 // 256-bit loads and stores move those loops' bytes at least as fast, and on
 // AMD's Zen 4, which splits each 512-bit operation in two, faster: a
 // float32 ReLU backward over 1M elements (operands in the L3) took 154-157
