@@ -18,18 +18,6 @@ def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def cpu_model() -> str:
-    """The processor's model name (``/proc/cpuinfo`` on Linux)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown-cpu"
-
-
 def _cpuinfo_fields() -> Dict[str, str]:
     """The first processor's fields of ``/proc/cpuinfo`` (empty elsewhere)."""
     fields: Dict[str, str] = {}
@@ -43,6 +31,11 @@ def _cpuinfo_fields() -> Dict[str, str]:
     except OSError:
         pass
     return fields
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux)."""
+    return _cpuinfo_fields().get("model name") or platform.processor() or platform.machine() or "unknown-cpu"
 
 
 def zen_generation(family: int, model: int) -> Optional[str]:

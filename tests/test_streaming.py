@@ -67,16 +67,21 @@ def _same_bits(a, b):
     return a.dtype == b.dtype and a.shape == b.shape and bool(((a == b) | (a.isnan() & b.isnan())).all())
 
 
-@pytest.fixture(scope="module")
-def streamed(tmp_path_factory):
-    path = tmp_path_factory.mktemp("streaming") / "streamed.pt"
+def _child_results(tmp_path_factory, **env):
+    """results() of a child process run with `env` added to the environment."""
+    path = tmp_path_factory.mktemp("streaming") / "results.pt"
     code = (
         "import sys, torch; sys.path.insert(0, sys.argv[1]); import test_streaming as t; "
         "torch.save(t.results(), sys.argv[2])"
     )
-    env = dict(os.environ, ACTIVATIONS_EXT_STREAM_BYTES="0")
+    env = dict(os.environ, **env)
     subprocess.run([sys.executable, "-c", code, str(HERE), str(path)], env=env, check=True, timeout=600)
     return torch.load(path)
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory):
+    return _child_results(tmp_path_factory, ACTIVATIONS_EXT_STREAM_BYTES="0")
 
 
 def test_streamed_kernels_give_the_cached_kernels_bits(streamed):
@@ -84,6 +89,18 @@ def test_streamed_kernels_give_the_cached_kernels_bits(streamed):
     assert sorted(cached) == sorted(streamed)
     bad = [k for k in cached if not _same_bits(cached[k], streamed[k])]
     assert not bad, f"{len(bad)} of {len(cached)} differ when streamed, e.g. {bad[:5]}"
+
+
+def test_memory_bound_activations_give_the_same_bits_on_either_table(tmp_path_factory):
+    """On an AVX-512 processor the float32 and float64 loops of the piecewise-linear activations
+    run the AVX2 table (narrow_kernels(), csrc/kernels.h); ACTIVATIONS_EXT_NARROW=0 keeps them on
+    the AVX512 table. Both give the same bits, so where a processor runs them does not change a
+    result. (Elsewhere both settings are the same table.)"""
+    narrow = results()
+    wide = _child_results(tmp_path_factory, ACTIVATIONS_EXT_NARROW="0")
+    assert sorted(narrow) == sorted(wide)
+    bad = [k for k in narrow if not _same_bits(narrow[k], wide[k])]
+    assert not bad, f"{len(bad)} of {len(narrow)} differ on the AVX512 table, e.g. {bad[:5]}"
 
 
 def test_a_large_output_at_the_default_threshold_is_right():
