@@ -88,6 +88,10 @@ struct ActParams {
   // the size of the last-level cache, so the kernels write it with
   // non-temporal stores (see stream_store in cpu/kernels.cpp).
   bool stream = false;
+  // Set by the CPU scheduler: a float16 or bfloat16 forward takes its
+  // results from a table of this activation's value at every 16-bit input
+  // (see lookup_forward in cpu/kernels.cpp).
+  bool lookup = false;
 };
 
 // Operations with a per-channel parameter (see PreluChannelOp, BiasActOp).

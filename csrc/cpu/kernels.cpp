@@ -23,9 +23,14 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../kernels.h"
 #include "vec_math.h"
@@ -371,15 +376,127 @@ void map_loop(const F& f, char* out, int64_t s_out,
   }
 }
 
+// ------------------------------------------ 16-bit forwards by lookup
+//
+// A float16 or bfloat16 input has 65536 possible values, so a forward can
+// be computed once for each of them and then looked up: one load per
+// element instead of tens of operations (GELU's erfc, the exp and the
+// conversions). The table is the vectorized loop's own output over every
+// bit pattern, in order, so a looked-up result has exactly the bits the
+// loop gives (its lanes never depend on their neighbours, see
+// erfc_gauss), NaN payloads included. A plain scalar load per element
+// beat 512-bit and 256-bit gathers: in a stand-alone loop over 1M
+// elements in the cache, on one core of an AMD EPYC Zen 4, it took 311 us,
+// against 352-366 us (AVX-512 gathers) and 372 us (AVX2 gathers); the
+// computed bfloat16 GELU takes about 660 us there, torch's 455-465 us.
+// The scheduler asks for it (ActParams::lookup) where that pays: see
+// with_lookup in schedule.cpp.
+constexpr int64_t kPatterns = 65536;
+using LookupTable = std::vector<uint16_t>;
+
+// What a table depends on: the activation and its parameters, by their
+// bits (an alpha of -0.0 gives other signs of zero than 0.0).
+using LookupKey = std::array<uint64_t, 5>;
+
+inline LookupKey lookup_key(const ActParams& p) {
+  return {static_cast<uint64_t>(p.act), std::bit_cast<uint64_t>(p.alpha),
+          std::bit_cast<uint64_t>(p.scale),
+          std::bit_cast<uint64_t>(p.input_scale),
+          std::bit_cast<uint64_t>(p.threshold)};
+}
+
+// The tables of one dtype, newest last, at most kMaxTables (the oldest
+// goes first): 128 KB each. A caller holds its table by shared_ptr, so an
+// eviction by another thread never frees one in use.
+struct LookupCache {
+  static constexpr size_t kMaxTables = 16;
+  std::mutex mutex;
+  std::vector<std::pair<LookupKey, std::shared_ptr<const LookupTable>>> tables;
+};
+
+template <typename scalar_t>
+LookupCache& lookup_cache() {
+  static LookupCache cache;
+  return cache;
+}
+
+// p's table for scalar_t, built by f (the forward loop's body) on first
+// use. Built under the lock: a second thread asking for it meanwhile waits
+// for it instead of building its own.
+template <typename scalar_t, typename F>
+std::shared_ptr<const LookupTable> lookup_table(const ActParams& p,
+                                                const F& f) {
+  LookupCache& cache = lookup_cache<scalar_t>();
+  const LookupKey key = lookup_key(p);
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  for (const auto& [k, table] : cache.tables) {
+    if (k == key) {
+      return table;
+    }
+  }
+  LookupTable patterns(kPatterns);
+  for (int64_t i = 0; i < kPatterns; ++i) {
+    patterns[i] = static_cast<uint16_t>(i);
+  }
+  auto table = std::make_shared<LookupTable>(kPatterns);
+  map_contig<scalar_t, 1>(f, reinterpret_cast<scalar_t*>(table->data()),
+                          {reinterpret_cast<const scalar_t*>(patterns.data())},
+                          kPatterns);
+  if (cache.tables.size() == LookupCache::kMaxTables) {
+    cache.tables.erase(cache.tables.begin());
+  }
+  cache.tables.emplace_back(key, table);
+  return table;
+}
+
+// out[i] = table[bits of in[i]], any strides (bytes); in place too, each
+// element being read before it is written. The elements are copied as bits
+// (memcpy), never read as uint16_t objects.
+template <int64_t kStride>
+C10_ALWAYS_INLINE void lookup_steps(const uint16_t* table, char* out,
+                                    const char* in, int64_t n, int64_t s_out,
+                                    int64_t s_in) {
+  if constexpr (kStride > 0) {
+    s_out = s_in = kStride;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, in + i * s_in, sizeof bits);
+    std::memcpy(out + i * s_out, &table[bits], sizeof bits);
+  }
+}
+
+inline void lookup_loop(const uint16_t* table, char* out, const char* in,
+                        int64_t n, int64_t s_out, int64_t s_in) {
+  constexpr int64_t kContig = sizeof(uint16_t);
+  if (s_out == kContig && s_in == kContig) {
+    lookup_steps<kContig>(table, out, in, n, s_out, s_in);
+  } else {
+    lookup_steps<0>(table, out, in, n, s_out, s_in);
+  }
+}
+
+// Whether a forward takes the lookup: float16 and bfloat16 only, and not
+// where the result only picks an operand (those loops need no table).
+template <typename scalar_t, typename Op>
+constexpr bool kLooksUp = kReduced<scalar_t> && !kExactForward<Op>;
+
 template <typename scalar_t>
 void forward_typed(const ActParams& p, char* out, const char* in, int64_t n,
                    int64_t s_out, int64_t s_in) {
   with_forward_op<acc_t<scalar_t>>(p, [&](const auto& op) {
     using Op = std::decay_t<decltype(op)>;
     // The functor by value (see map_steps).
-    map_loop<scalar_t, 1, kExactForward<Op>>(
-        [op](const auto& x) { return op.forward(x); }, out, s_out, {in}, {s_in},
-        n, p.stream);
+    const auto f = [op](const auto& x) { return op.forward(x); };
+    if constexpr (kLooksUp<scalar_t, Op>) {
+      if (p.lookup) {
+        const auto table = lookup_table<scalar_t>(p, f);
+        lookup_loop(table->data(), out, in, n, s_out, s_in);
+        return;
+      }
+    }
+    map_loop<scalar_t, 1, kExactForward<Op>>(f, out, s_out, {in}, {s_in}, n,
+                                             p.stream);
   });
 }
 

@@ -130,20 +130,78 @@ ActParams streamed(const ActParams& p, c10::ScalarType dtype, int64_t out_bytes,
   return q;
 }
 
+// float16 and bfloat16 forwards of the activations that cost more than a
+// lookup take their results from a table of every input's value (see
+// lookup_table in cpu/kernels.cpp; the bits are the computed ones), from
+// kLookupMin elements on: building a table computes the forward 65536
+// times, which a call of that size repays even the first time. Measured on
+// one core of an AMD EPYC Zen 4 at 1M bfloat16 elements, the lookup takes
+// about 310 us; computed, GELU took 660 us, Tanh 620, SiLU 495, ELU 445,
+// Sigmoid 440 (float16: 360). Not Softsign (one division, 160 us), nor the
+// piecewise-linear ones, whose loops store without rounding.
+// Only below stream_threshold(): beyond the cache, where every call also
+// faults in its new output's pages, the loops are bound by memory, and
+// there the lookup's 2-byte stores measured no faster than the computed
+// loops, or slower (16M bfloat16 elements, two threads: Sigmoid 13.4 ms
+// against 12.1, SiLU and Tanh equal, GELU 13.1 against 13.8; at 4M, 8 MB,
+// Sigmoid 1.0 against 0.95 ms, GELU 0.80 against 1.44).
+// ACTIVATIONS_EXT_LOOKUP=0 turns it off (for comparing the two).
+constexpr int64_t kLookupMin = 65536;
+
+bool looks_up(Act act) {
+  switch (act) {
+    case Act::Sigmoid:
+    case Act::ELU:
+    case Act::Tanh:
+    case Act::GELU:
+    case Act::GELUTanh:
+    case Act::SiLU:
+    case Act::Softplus:
+    case Act::Mish:
+    case Act::LogSigmoid:
+    case Act::Tanhshrink:
+    case Act::QuickGELU:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool lookup_enabled() {
+  static const bool on = [] {
+    const char* env = std::getenv("ACTIVATIONS_EXT_LOOKUP");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  return on;
+}
+
+// p, looking up its results where the forward may (see above) over n
+// elements of dtype.
+ActParams with_lookup(const ActParams& p, c10::ScalarType dtype, int64_t n) {
+  ActParams q = p;
+  q.lookup =
+      !is_wide(dtype) && looks_up(p.act) && n >= kLookupMin &&
+      n * static_cast<int64_t>(c10::elementSize(dtype)) < stream_threshold() &&
+      lookup_enabled();
+  return q;
+}
+
 }  // namespace
 
 void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
                    const char* in, int64_t n, int64_t es) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p = streamed(params, dtype, n * es, out == in);
+  const ActParams p =
+      with_lookup(streamed(params, dtype, n * es, out == in), dtype, n);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.forward(p, dtype, out + b * es, in + b * es, e - b, es, es);
   });
 }
 
-void forward_strided(const ActParams& p, c10::ScalarType dtype,
+void forward_strided(const ActParams& params, c10::ScalarType dtype,
                      at::TensorIteratorBase& iter) {
-  const auto& k = elementwise_kernels(p.act, dtype);
+  const auto& k = elementwise_kernels(params.act, dtype);
+  const ActParams p = with_lookup(params, dtype, iter.numel());
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
