@@ -194,7 +194,11 @@ struct Math<double> : ScalarMath {};
 // branch as in ATen's CPU kernels. `kForwardPicks` (`kBackwardPicks`): the
 // forward's (backward's) result is always one of its operands or 0, 1 or 6,
 // which every floating type holds exactly, so the CPU kernels store it in
-// half/bfloat16 without a rounding conversion.
+// half/bfloat16 without a rounding conversion. `kBackwardScales`:
+// backward(g, s) is g * backward(1, s), bit for bit (the gradient's factor
+// is a function of s alone and multiplies g last), so the CPU kernels may
+// look that factor up for half/bfloat16 s (see lookup_backward in
+// cpu/kernels.cpp).
 
 // relu(x) = x <= 0 ? 0 : x.  NaN is not <= 0, so it passes through.
 // Backward uses the output, as torch does: 0 where y <= 0 (so at x = 0 too).
@@ -340,6 +344,7 @@ struct TanhOp {
 template <typename acc_t>
 struct GeluOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   static constexpr acc_t kAlpha = acc_t(0.70710678118654752440);  // 1/sqrt(2)
   static constexpr acc_t kBeta = acc_t(0.39894228040143267794);  // 1/sqrt(2 pi)
   template <typename T>
@@ -365,6 +370,7 @@ struct GeluOp {
 template <typename acc_t>
 struct GeluTanhOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   static constexpr acc_t kBeta = acc_t(0.79788456080286535588);  // sqrt(2/pi)
   static constexpr acc_t kKappa = acc_t(0.044715);
   template <typename T>
@@ -425,6 +431,7 @@ struct SiluOp {
 template <typename acc_t>
 struct SoftplusOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   acc_t beta;
   acc_t threshold;
   acc_t inv_beta;
@@ -450,6 +457,7 @@ struct SoftplusOp {
 template <typename acc_t>
 struct MishOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   template <typename T>
   ACTEXT_FN T tanh_softplus(T e) const {
     const T n = e * (e + T(2));
@@ -568,6 +576,7 @@ struct Relu6Op {
 template <typename acc_t>
 struct LogsigmoidOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   template <typename T>
   ACTEXT_FN T forward(T x) const {
     return T(0) - Math<T>::softplus(T(0) - x);
@@ -588,6 +597,7 @@ struct LogsigmoidOp {
 template <typename acc_t>
 struct TanhshrinkOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   template <typename T>
   ACTEXT_FN static T poly(T z) {
     if constexpr (std::is_same_v<acc_t, double>) {
@@ -644,6 +654,7 @@ struct TanhshrinkOp {
 template <typename acc_t>
 struct QuickGeluOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   static constexpr acc_t kK = acc_t(1.702);
   template <typename T>
   ACTEXT_FN T forward(T x) const {

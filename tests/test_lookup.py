@@ -1,13 +1,19 @@
-"""float16 and bfloat16 forwards by lookup (ActParams::lookup, csrc/cpu/schedule.cpp).
+"""float16 and bfloat16 forwards and backwards by lookup (ActParams::lookup,
+csrc/cpu/schedule.cpp).
 
 From 65536 elements on, the CPU forwards of the activations that cost more
 than a load per element take their results from a table of the forward's
-value at every 16-bit input, built by the computed loop itself. A looked-up
-result must have the computed loop's bits, NaN payloads included, for every
+value at every 16-bit input, built by the computed loop itself, and the
+backwards whose gradient is g times a factor of the saved value look that
+factor up. A looked-up result must have the computed loop's bits for every
 activation and parameter set of the spec table, contiguous, at an offset,
-strided and in place. A child process computes every call
-(``ACTIVATIONS_EXT_LOOKUP=0``); this one looks up wherever the scheduler
-does. Every parameter set of every activation builds its own table (more of
+strided and (forward) in place; NaN where the computed loop gives NaN, with
+its sign and payload too for a forward (whose table the same loop fills). A
+backward's table comes from another loop, and where two NaNs meet in one
+multiplication (NaN input and NaN factor), which one's payload and sign the
+result keeps depends on the operand order the compiler chose there. A child
+process computes every call (``ACTIVATIONS_EXT_LOOKUP=0``); this one looks
+up wherever the scheduler does. Every parameter set of every activation builds its own table (more of
 them than the cache holds, so older ones are evicted and rebuilt), on two
 threads, whose two halves of a call ask for the same table at once.
 """
@@ -38,13 +44,15 @@ def _layouts(dtype):
 
 
 def results():
-    """Every forward here, keyed by activation, parameters, dtype and layout, as int16 bits."""
+    """Every forward and backward here, keyed by activation, parameters, dtype and layout."""
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     out = {}
     try:
         for dtype in HALF_DTYPES:
             d = str(dtype).split(".")[1]
+            gen = torch.Generator().manual_seed(0)
+            grad = (torch.randn(N, generator=gen, dtype=torch.float64) * 3).to(dtype)
             for spec in SPECS:
                 if spec.weight:
                     continue
@@ -52,12 +60,15 @@ def results():
                     params = {**spec.params, **case}
                     key = f"{spec.name}/{sorted(case.items())}/{d}"
                     for layout, x in _layouts(dtype).items():
-                        y = call(spec, spec.ours, x, params)
-                        out[f"{key}/{layout}"] = y.contiguous().view(torch.int16)
+                        xr = x.requires_grad_(True)
+                        y = call(spec, spec.ours, xr, params)
+                        (gx,) = torch.autograd.grad(y, xr, grad)
+                        out[f"{key}/{layout}/forward"] = y.detach().contiguous()
+                        out[f"{key}/{layout}/backward"] = gx.contiguous()
                     if spec.has_inplace:
                         y = _patterns(dtype)
                         spec.ours(y, **params, inplace=True)
-                        out[f"{key}/inplace"] = y.view(torch.int16)
+                        out[f"{key}/inplace/forward"] = y
     finally:
         torch.set_num_threads(threads)
     return out
@@ -68,10 +79,18 @@ def computed(tmp_path_factory):
     return _child_results(tmp_path_factory, module="test_lookup", ACTIVATIONS_EXT_LOOKUP="0")
 
 
-def test_looked_up_forwards_give_the_computed_bits(computed):
+def _same(key, a, b):
+    """Bit for bit; a backward's NaNs only as NaN (see the module's docstring)."""
+    same = a.view(torch.int16) == b.view(torch.int16)
+    if key.endswith("/backward"):
+        same |= a.isnan() & b.isnan()
+    return a.dtype == b.dtype and bool(same.all())
+
+
+def test_looked_up_results_give_the_computed_bits(computed):
     looked_up = results()
     assert sorted(looked_up) == sorted(computed)
-    bad = [k for k in looked_up if not torch.equal(looked_up[k], computed[k])]
+    bad = [k for k in looked_up if not _same(k, looked_up[k], computed[k])]
     assert not bad, f"{len(bad)} of {len(looked_up)} differ when looked up, e.g. {bad[:5]}"
 
 

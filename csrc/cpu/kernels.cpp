@@ -376,7 +376,7 @@ void map_loop(const F& f, char* out, int64_t s_out,
   }
 }
 
-// ------------------------------------------ 16-bit forwards by lookup
+// ------------------------------------- 16-bit forwards and backwards by lookup
 //
 // A float16 or bfloat16 input has 65536 possible values, so a forward can
 // be computed once for each of them and then looked up: one load per
@@ -389,10 +389,16 @@ void map_loop(const F& f, char* out, int64_t s_out,
 // elements in the cache, on one core of an AMD EPYC Zen 4, it took 311 us,
 // against 352-366 us (AVX-512 gathers) and 372 us (AVX2 gathers); the
 // computed bfloat16 GELU takes about 660 us there, torch's 455-465 us.
+// A backward whose gradient is g times a factor of the saved value alone
+// (kBackwardScales) looks that factor up the same way, as a float: the
+// table holds backward(1, s) for every s, and g * table[s] is the computed
+// backward's float result, rounded once as it is. (Its NaNs stay NaN, but
+// where a NaN input meets a NaN factor in one multiplication, the payload
+// and sign kept depend on the operand order the compiler chose in each
+// loop, so those may differ from the computed loop's.)
 // The scheduler asks for it (ActParams::lookup) where that pays: see
 // with_lookup in schedule.cpp.
 constexpr int64_t kPatterns = 65536;
-using LookupTable = std::vector<uint16_t>;
 
 // What a table depends on: the activation and its parameters, by their
 // bits (an alpha of -0.0 gives other signs of zero than 0.0).
@@ -405,28 +411,32 @@ inline LookupKey lookup_key(const ActParams& p) {
           std::bit_cast<uint64_t>(p.threshold)};
 }
 
-// The tables of one dtype, newest last, at most kMaxTables (the oldest
-// goes first): 128 KB each. A caller holds its table by shared_ptr, so an
-// eviction by another thread never frees one in use.
+// The tables of one dtype and direction (E: uint16_t for forward results,
+// float for backward factors), newest last, at most kMaxTables (the oldest
+// goes first): 128 or 256 KB each. A caller holds its table by shared_ptr,
+// so an eviction by another thread never frees one in use.
+template <typename E>
 struct LookupCache {
   static constexpr size_t kMaxTables = 16;
   std::mutex mutex;
-  std::vector<std::pair<LookupKey, std::shared_ptr<const LookupTable>>> tables;
+  std::vector<std::pair<LookupKey, std::shared_ptr<const std::vector<E>>>>
+      tables;
 };
 
-template <typename scalar_t>
-LookupCache& lookup_cache() {
-  static LookupCache cache;
+template <typename scalar_t, typename E>
+LookupCache<E>& lookup_cache() {
+  static LookupCache<E> cache;
   return cache;
 }
 
-// p's table for scalar_t, built by f (the forward loop's body) on first
-// use. Built under the lock: a second thread asking for it meanwhile waits
-// for it instead of building its own.
-template <typename scalar_t, typename F>
-std::shared_ptr<const LookupTable> lookup_table(const ActParams& p,
-                                                const F& f) {
-  LookupCache& cache = lookup_cache<scalar_t>();
+// p's table for scalar_t, filled on first use by build(patterns, table):
+// patterns holds the 65536 values of scalar_t in bit order. Built under
+// the lock: a second thread asking for it meanwhile waits for it instead
+// of building its own.
+template <typename scalar_t, typename E, typename Build>
+std::shared_ptr<const std::vector<E>> lookup_table(const ActParams& p,
+                                                   const Build& build) {
+  LookupCache<E>& cache = lookup_cache<scalar_t, E>();
   const LookupKey key = lookup_key(p);
   std::lock_guard<std::mutex> lock(cache.mutex);
   for (const auto& [k, table] : cache.tables) {
@@ -434,24 +444,28 @@ std::shared_ptr<const LookupTable> lookup_table(const ActParams& p,
       return table;
     }
   }
-  LookupTable patterns(kPatterns);
+  std::vector<uint16_t> patterns(kPatterns);
   for (int64_t i = 0; i < kPatterns; ++i) {
     patterns[i] = static_cast<uint16_t>(i);
   }
-  auto table = std::make_shared<LookupTable>(kPatterns);
-  map_contig<scalar_t, 1>(f, reinterpret_cast<scalar_t*>(table->data()),
-                          {reinterpret_cast<const scalar_t*>(patterns.data())},
-                          kPatterns);
-  if (cache.tables.size() == LookupCache::kMaxTables) {
+  auto table = std::make_shared<std::vector<E>>(kPatterns);
+  build(reinterpret_cast<const scalar_t*>(patterns.data()), table->data());
+  if (cache.tables.size() == LookupCache<E>::kMaxTables) {
     cache.tables.erase(cache.tables.begin());
   }
   cache.tables.emplace_back(key, table);
   return table;
 }
 
+// The bits of the element at p (copied, never read as a uint16_t object).
+C10_ALWAYS_INLINE uint16_t bits_at(const char* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return bits;
+}
+
 // out[i] = table[bits of in[i]], any strides (bytes); in place too, each
-// element being read before it is written. The elements are copied as bits
-// (memcpy), never read as uint16_t objects.
+// element being read before it is written.
 template <int64_t kStride>
 C10_ALWAYS_INLINE void lookup_steps(const uint16_t* table, char* out,
                                     const char* in, int64_t n, int64_t s_out,
@@ -460,14 +474,13 @@ C10_ALWAYS_INLINE void lookup_steps(const uint16_t* table, char* out,
     s_out = s_in = kStride;
   }
   for (int64_t i = 0; i < n; ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, in + i * s_in, sizeof bits);
-    std::memcpy(out + i * s_out, &table[bits], sizeof bits);
+    std::memcpy(out + i * s_out, &table[bits_at(in + i * s_in)],
+                sizeof(uint16_t));
   }
 }
 
-inline void lookup_loop(const uint16_t* table, char* out, const char* in,
-                        int64_t n, int64_t s_out, int64_t s_in) {
+inline void lookup_forward(const uint16_t* table, char* out, const char* in,
+                           int64_t n, int64_t s_out, int64_t s_in) {
   constexpr int64_t kContig = sizeof(uint16_t);
   if (s_out == kContig && s_in == kContig) {
     lookup_steps<kContig>(table, out, in, n, s_out, s_in);
@@ -476,10 +489,61 @@ inline void lookup_loop(const uint16_t* table, char* out, const char* in,
   }
 }
 
+// gin[i] = g[i] * table[bits of s[i]], any strides, in place on g or s
+// too: kBufElems elements at a time, their factors looked up into a buffer
+// first (one scalar load each), then multiplied with g's registers and
+// stored as the computed loop stores (rounded once). Whole registers are
+// read from the buffer, so it starts zeroed: the lanes past a short
+// block's end are multiplied and dropped, never stored.
+template <typename scalar_t>
+void lookup_backward(const float* table, char* gin, const char* g,
+                     const char* s, int64_t n, int64_t s_gin, int64_t s_g,
+                     int64_t s_s) {
+  using L = Lanes<scalar_t>;
+  using F = Vectorized<float>;
+  constexpr int64_t W = F::size();
+  static_assert(kStep<scalar_t> == 2 * W && kBufElems % (2 * W) == 0);
+  alignas(64) float d[kBufElems] = {};
+  scalar_t g_buf[kBufElems];
+  scalar_t out_buf[kBufElems];
+  const bool contig = is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g);
+  for (int64_t i = 0; i < n; i += kBufElems) {
+    const int64_t m = std::min(kBufElems, n - i);
+    const char* s_i = s + i * s_s;
+    for (int64_t j = 0; j < m; ++j) {
+      d[j] = table[bits_at(s_i + j * s_s)];
+    }
+    const scalar_t* gp = g_buf;
+    scalar_t* out = out_buf;
+    if (contig) {
+      gp = reinterpret_cast<const scalar_t*>(g + i * s_g);
+      out = reinterpret_cast<scalar_t*>(gin + i * s_gin);
+    } else {
+      gather(g_buf, g + i * s_g, s_g, m);
+    }
+    for (int64_t j = 0; j < m; j += 2 * W) {
+      const int64_t count = std::min(2 * W, m - j);
+      const L gl = L::load(gp + j, count);
+      L r;
+      r.a = gl.a * F::loadu(d + j);
+      r.b = gl.b * F::loadu(d + j + W);
+      r.store(out + j, count);
+    }
+    if (!contig) {
+      scatter(gin + i * s_gin, s_gin, out_buf, m);
+    }
+  }
+}
+
 // Whether a forward takes the lookup: float16 and bfloat16 only, and not
 // where the result only picks an operand (those loops need no table).
 template <typename scalar_t, typename Op>
 constexpr bool kLooksUp = kReduced<scalar_t> && !kExactForward<Op>;
+// Whether a backward does: float16 and bfloat16, where backward(g, s) is
+// g * backward(1, s) bit for bit (see kBackwardScales in activations.h).
+template <typename scalar_t, typename Op>
+constexpr bool kLooksUpBackward =
+    kReduced<scalar_t> && requires { requires Op::kBackwardScales; };
 
 template <typename scalar_t>
 void forward_typed(const ActParams& p, char* out, const char* in, int64_t n,
@@ -490,8 +554,12 @@ void forward_typed(const ActParams& p, char* out, const char* in, int64_t n,
     const auto f = [op](const auto& x) { return op.forward(x); };
     if constexpr (kLooksUp<scalar_t, Op>) {
       if (p.lookup) {
-        const auto table = lookup_table<scalar_t>(p, f);
-        lookup_loop(table->data(), out, in, n, s_out, s_in);
+        const auto table = lookup_table<scalar_t, uint16_t>(
+            p, [&](const scalar_t* patterns, uint16_t* values) {
+              map_contig<scalar_t, 1>(f, reinterpret_cast<scalar_t*>(values),
+                                      {patterns}, kPatterns);
+            });
+        lookup_forward(table->data(), out, in, n, s_out, s_in);
         return;
       }
     }
@@ -506,6 +574,23 @@ void backward_typed(const ActParams& p, bool from_output, char* gin,
                     int64_t s_g, int64_t s_s) {
   with_backward_op<acc_t<scalar_t>>(p, from_output, [&](const auto& op) {
     using Op = std::decay_t<decltype(op)>;
+    if constexpr (kLooksUpBackward<scalar_t, Op>) {
+      if (p.lookup) {
+        const auto table = lookup_table<scalar_t, float>(
+            p, [&](const scalar_t* patterns, float* factors) {
+              using F = Vectorized<float>;
+              const F one(1.0f);
+              for (int64_t i = 0; i < kPatterns; i += kStep<scalar_t>) {
+                const auto x =
+                    Lanes<scalar_t>::load(patterns + i, kStep<scalar_t>);
+                op.backward(one, x.a).store(factors + i);
+                op.backward(one, x.b).store(factors + i + F::size());
+              }
+            });
+        lookup_backward<scalar_t>(table->data(), gin, g, s, n, s_gin, s_g, s_s);
+        return;
+      }
+    }
     map_loop<scalar_t, 2, kExactBackward<Op>>(
         [op](const auto& gv, const auto& sv) { return op.backward(gv, sv); },
         gin, s_gin, {g, s}, {s_g, s_s}, n, p.stream);
