@@ -151,6 +151,11 @@ ActParams streamed(const ActParams& p, c10::ScalarType dtype, int64_t out_bytes,
 // loops, or slower (16M bfloat16 elements, two threads: Sigmoid 13.4 ms
 // against 12.1, SiLU and Tanh equal, GELU 13.1 against 13.8; at 4M, 8 MB,
 // Sigmoid 1.0 against 0.95 ms, GELU 0.80 against 1.44).
+// A backward only where its three operands together stay below that size:
+// at 4M bfloat16 elements (24 MB of operands) the lookup measured slower
+// for LogSigmoid (1.53 against 1.13 ms) and Softplus (1.66 against 1.29),
+// while at 1M it is faster for all of them (LogSigmoid 252 against 281 us,
+// Softplus 259 against 316, GELU 249 against 412; two threads).
 // ACTIVATIONS_EXT_LOOKUP=0 turns it off (for comparing the two).
 constexpr int64_t kLookupMin = 65536;
 
@@ -181,14 +186,15 @@ bool lookup_enabled() {
   return on;
 }
 
-// p, looking up its results where the forward may (see above) over n
-// elements of dtype.
-ActParams with_lookup(const ActParams& p, c10::ScalarType dtype, int64_t n) {
+// p, looking up its results where the kernel may (see above) over n
+// elements of dtype, `operands` tensors of them counted against the cache
+// (the forward's output; the backward's three operands).
+ActParams with_lookup(const ActParams& p, c10::ScalarType dtype, int64_t n,
+                      int64_t operands) {
   ActParams q = p;
-  q.lookup =
-      !is_wide(dtype) && looks_up(p.act) && n >= kLookupMin &&
-      n * static_cast<int64_t>(c10::elementSize(dtype)) < stream_threshold() &&
-      lookup_enabled();
+  const int64_t bytes = operands * n * c10::elementSize(dtype);
+  q.lookup = !is_wide(dtype) && looks_up(p.act) && n >= kLookupMin &&
+             bytes < stream_threshold() && lookup_enabled();
   return q;
 }
 
@@ -198,7 +204,7 @@ void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
                    const char* in, int64_t n, int64_t es) {
   const auto& k = elementwise_kernels(params.act, dtype);
   const ActParams p =
-      with_lookup(streamed(params, dtype, n * es, out == in), dtype, n);
+      with_lookup(streamed(params, dtype, n * es, out == in), dtype, n, 1);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.forward(p, dtype, out + b * es, in + b * es, e - b, es, es);
   });
@@ -207,7 +213,7 @@ void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
 void forward_strided(const ActParams& params, c10::ScalarType dtype,
                      at::TensorIteratorBase& iter) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p = with_lookup(params, dtype, iter.numel());
+  const ActParams p = with_lookup(params, dtype, iter.numel(), 1);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
@@ -223,7 +229,7 @@ void backward_dense(const ActParams& params, c10::ScalarType dtype,
                     const char* saved, int64_t n, int64_t es) {
   const auto& k = elementwise_kernels(params.act, dtype);
   const ActParams p = with_lookup(
-      streamed(params, dtype, n * es, gin == g || gin == saved), dtype, n);
+      streamed(params, dtype, n * es, gin == g || gin == saved), dtype, n, 3);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.backward(p, dtype, from_output, gin + b * es, g + b * es, saved + b * es,
                e - b, es, es, es);
@@ -233,7 +239,7 @@ void backward_dense(const ActParams& params, c10::ScalarType dtype,
 void backward_strided(const ActParams& params, c10::ScalarType dtype,
                       bool from_output, at::TensorIteratorBase& iter) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p = with_lookup(params, dtype, iter.numel());
+  const ActParams p = with_lookup(params, dtype, iter.numel(), 3);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
