@@ -25,7 +25,7 @@ constexpr int64_t kGrain = at::internal::GRAIN_SIZE;
 // from 2K). The piecewise-linear ones keep ATen's grain.
 constexpr int64_t kCostlyGrain = 4096;
 
-int64_t grain(Act act) {
+bool is_costly(Act act) {
   switch (act) {
     case Act::Sigmoid:
     case Act::ELU:
@@ -39,11 +39,13 @@ int64_t grain(Act act) {
     case Act::LogSigmoid:
     case Act::Tanhshrink:
     case Act::QuickGELU:
-      return kCostlyGrain;
+      return true;
     default:
-      return kGrain;
+      return false;
   }
 }
+
+int64_t grain(Act act) { return is_costly(act) ? kCostlyGrain : kGrain; }
 
 // The one-tensor loops of `act` in `dtype`: bound by memory where the
 // activation keeps ATen's grain and the type is float or double (see
@@ -159,24 +161,7 @@ ActParams streamed(const ActParams& p, c10::ScalarType dtype, int64_t out_bytes,
 // ACTIVATIONS_EXT_LOOKUP=0 turns it off (for comparing the two).
 constexpr int64_t kLookupMin = 65536;
 
-bool looks_up(Act act) {
-  switch (act) {
-    case Act::Sigmoid:
-    case Act::ELU:
-    case Act::Tanh:
-    case Act::GELU:
-    case Act::GELUTanh:
-    case Act::SiLU:
-    case Act::Softplus:
-    case Act::Mish:
-    case Act::LogSigmoid:
-    case Act::Tanhshrink:
-    case Act::QuickGELU:
-      return true;
-    default:
-      return false;
-  }
-}
+bool looks_up(Act act) { return is_costly(act) && act != Act::Softsign; }
 
 bool lookup_enabled() {
   static const bool on = [] {
