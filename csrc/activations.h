@@ -283,10 +283,12 @@ struct LeakyReluOp {
 // elu(x) = x > 0 ? scale * x : alpha * scale * expm1(input_scale * x).
 // expm1 keeps full relative accuracy just below zero, where exp(x) - 1 would
 // cancel. Backward from the input:
-//   x > 0 ? g * scale : g * input_scale * alpha * scale * exp(input_scale * x)
+//   g * (x > 0 ? scale : input_scale * alpha * scale * exp(input_scale * x))
+// (g multiplied last, so that the factor can be looked up: kBackwardScales).
 template <typename acc_t>
 struct EluOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   acc_t negcoef;     // alpha * scale
   acc_t poscoef;     // scale
   acc_t negiptcoef;  // input_scale
@@ -303,8 +305,8 @@ struct EluOp {
     const T e = negiptcoef > acc_t(0)
                     ? Math<T>::exp_nonpos(T(0) - Math<T>::max0(T(0) - z))
                     : Math<T>::exp(z);
-    return Math<T>::select(x > T(0), g * T(poscoef),
-                           g * T(negiptcoef) * T(negcoef) * e);
+    return g * Math<T>::select(x > T(0), T(poscoef),
+                               T(negiptcoef) * T(negcoef) * e);
   }
 };
 
@@ -390,10 +392,12 @@ struct GeluTanhOp {
 
 // silu(x) = x * sigmoid(x), both halves of the logistic from sigmoid_pair
 // (in float64 from torch's 1 / (1 + exp(-x)), for the reason SigmoidOp
-// gives). d/dx = s * (1 + x * (1 - s)) with s = sigmoid(x).
+// gives). d/dx = s * (1 + x * (1 - s)) with s = sigmoid(x), which the
+// backward computes before multiplying g (kBackwardScales).
 template <typename acc_t>
 struct SiluOp {
   static constexpr bool kSavesOutput = false;
+  static constexpr bool kBackwardScales = true;
   template <typename T>
   ACTEXT_FN static SigmoidPair<T> logistic(T x) {
     if constexpr (std::is_same_v<acc_t, double>) {
@@ -410,7 +414,7 @@ struct SiluOp {
   template <typename T>
   ACTEXT_FN T backward(T g, T x) const {
     const auto p = logistic(x);
-    return g * p.s * (T(1) + x * p.one_minus_s);
+    return g * (p.s * (T(1) + x * p.one_minus_s));
   }
   // For the gated operators' backward: the value and the derivative from
   // one logistic (the plain backward would compute it twice).
