@@ -124,6 +124,10 @@ const KernelTable& kernels();
 // ACTIVATIONS_EXT_NARROW=0 keeps them on kernels(); the bits are the same.
 const KernelTable& narrow_kernels();
 
+// An on/off switch read from the environment: on unless the variable
+// `name` is set to "0" (ACTIVATIONS_EXT_NARROW, ACTIVATIONS_EXT_LOOKUP).
+bool env_switch_on(const char* name);
+
 namespace DEFAULT {
 const KernelTable& kernel_table();
 }

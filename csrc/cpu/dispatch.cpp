@@ -57,13 +57,17 @@ const KernelTable& kernels() {
   return table;
 }
 
+bool env_switch_on(const char* name) {
+  const char* env = std::getenv(name);
+  return env == nullptr || std::string(env) != "0";
+}
+
 // ACTIVATIONS_EXT_NARROW=0 keeps them on kernels() (for comparing the two).
 const KernelTable& narrow_kernels() {
   static const KernelTable& table = []() -> const KernelTable& {
 #if defined(ACTEXT_HAVE_AVX512) && defined(ACTEXT_HAVE_AVX2)
-    const char* env = std::getenv("ACTIVATIONS_EXT_NARROW");
-    const bool narrow = env == nullptr || std::string(env) != "0";
-    if (narrow && &kernels() == &AVX512::kernel_table()) {
+    if (env_switch_on("ACTIVATIONS_EXT_NARROW") &&
+        &kernels() == &AVX512::kernel_table()) {
       return AVX2::kernel_table();
     }
 #endif

@@ -163,35 +163,39 @@ ActParams streamed(const ActParams& p, c10::ScalarType dtype, int64_t out_bytes,
 constexpr int64_t kLookupMin = 65536;
 
 // A forward only where the computed loop costs clearly more than the
-// lookup's: its 2-byte stores measured anywhere from 316 to 571 us per 1M
-// bfloat16 elements on one core (the same code, the same processor, at two
-// times of one session), while Sigmoid, SiLU, ELU and QuickGELU compute in
-// 440-510 us. Their backwards store whole registers and look up.
-bool looks_up(Act act, int64_t operands) {
+// lookup's. Sigmoid, SiLU, ELU and QuickGELU compute: on an AMD EPYC Zen 4
+// their computed bfloat16 forwards took 440-510 us per 1M elements on one
+// core, against 316-571 us for the lookup as it then stored (one 2-byte
+// store per element, the same code measuring either at two times of one
+// session); on a Zen 5, with the lookup building whole registers (see
+// lookup_block in cpu/kernels.cpp), SiLU's lookup and computed forwards
+// both took 177-179 us on two threads. Their backwards look up: there
+// the lookup spares more arithmetic.
+enum class Direction { kForward, kBackward };
+
+bool looks_up(Act act, Direction direction) {
   if (!is_costly(act) || act == Act::Softsign) {
     return false;
   }
   const bool cheap_forward = act == Act::Sigmoid || act == Act::SiLU ||
                              act == Act::ELU || act == Act::QuickGELU;
-  return operands > 1 || !cheap_forward;
+  return direction == Direction::kBackward || !cheap_forward;
 }
 
 bool lookup_enabled() {
-  static const bool on = [] {
-    const char* env = std::getenv("ACTIVATIONS_EXT_LOOKUP");
-    return env == nullptr || std::string(env) != "0";
-  }();
+  static const bool on = env_switch_on("ACTIVATIONS_EXT_LOOKUP");
   return on;
 }
 
 // p, looking up its results where the kernel may (see above) over n
-// elements of dtype, `operands` tensors of them counted against the cache
-// (the forward's output; the backward's three operands).
+// elements of dtype in `direction`, its operands counted against the
+// cache (the forward's output; the backward's three operands).
 ActParams with_lookup(const ActParams& p, c10::ScalarType dtype, int64_t n,
-                      int64_t operands) {
+                      Direction direction) {
   ActParams q = p;
+  const int64_t operands = direction == Direction::kForward ? 1 : 3;
   const int64_t bytes = operands * n * c10::elementSize(dtype);
-  q.lookup = !is_wide(dtype) && looks_up(p.act, operands) && n >= kLookupMin &&
+  q.lookup = !is_wide(dtype) && looks_up(p.act, direction) && n >= kLookupMin &&
              bytes < stream_threshold() && lookup_enabled();
   return q;
 }
@@ -201,8 +205,8 @@ ActParams with_lookup(const ActParams& p, c10::ScalarType dtype, int64_t n,
 void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
                    const char* in, int64_t n, int64_t es) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p =
-      with_lookup(streamed(params, dtype, n * es, out == in), dtype, n, 1);
+  const ActParams p = with_lookup(streamed(params, dtype, n * es, out == in),
+                                  dtype, n, Direction::kForward);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.forward(p, dtype, out + b * es, in + b * es, e - b, es, es);
   });
@@ -211,7 +215,8 @@ void forward_dense(const ActParams& params, c10::ScalarType dtype, char* out,
 void forward_strided(const ActParams& params, c10::ScalarType dtype,
                      at::TensorIteratorBase& iter) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p = with_lookup(params, dtype, iter.numel(), 1);
+  const ActParams p =
+      with_lookup(params, dtype, iter.numel(), Direction::kForward);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
@@ -226,8 +231,9 @@ void backward_dense(const ActParams& params, c10::ScalarType dtype,
                     bool from_output, char* gin, const char* g,
                     const char* saved, int64_t n, int64_t es) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p = with_lookup(
-      streamed(params, dtype, n * es, gin == g || gin == saved), dtype, n, 3);
+  const ActParams p =
+      with_lookup(streamed(params, dtype, n * es, gin == g || gin == saved),
+                  dtype, n, Direction::kBackward);
   at::parallel_for(0, n, grain(p.act), [&](int64_t b, int64_t e) {
     k.backward(p, dtype, from_output, gin + b * es, g + b * es, saved + b * es,
                e - b, es, es, es);
@@ -237,7 +243,8 @@ void backward_dense(const ActParams& params, c10::ScalarType dtype,
 void backward_strided(const ActParams& params, c10::ScalarType dtype,
                       bool from_output, at::TensorIteratorBase& iter) {
   const auto& k = elementwise_kernels(params.act, dtype);
-  const ActParams p = with_lookup(params, dtype, iter.numel(), 3);
+  const ActParams p =
+      with_lookup(params, dtype, iter.numel(), Direction::kBackward);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
         for (int64_t j = 0; j < size1; ++j) {
