@@ -470,42 +470,48 @@ C10_ALWAYS_INLINE uint16_t bits_at(const char* p) {
 // tensor's own type (c10::Half or c10::BFloat16).
 using Bits16 = uint16_t __attribute__((may_alias));
 
-// dst[j] = table[bits of src[j]] for j < m, src contiguous. Written so that
-// the compiler builds whole registers from the table's loads (GCC inserts
-// each loaded entry into a vector register and stores the register) rather
-// than storing one element at a time. On an AMD EPYC Zen 5, through the
-// operator, 1M bfloat16 elements: LogSigmoid's backward 580 -> 315 us on
-// one core; on two threads, SiLU's 374-440 -> 177 us, GELU's 442-470 ->
-// 164 us (computed: 233-295 us), where the element-by-element form had
-// made every looked-up backward slower than the computed one.
+// dst[j] = table[bits of the element at src + j * stride] for j < m.
+// Contiguous elements are read through Bits16 in a loop the compiler
+// vectorizes, building whole registers from the table's loads (GCC
+// inserts each loaded entry into a vector register and stores the
+// register) rather than storing one element at a time. On an AMD EPYC
+// Zen 5, through the operator, 1M bfloat16 elements: LogSigmoid's backward
+// 580 -> 315 us on one core; on two threads, SiLU's 374-440 -> 177 us,
+// GELU's 442-470 -> 164 us (computed: 233-295 us), where the
+// element-by-element form had made every looked-up backward slower than
+// the computed one.
 template <typename E>
 C10_ALWAYS_INLINE void lookup_block(const E* __restrict table,
-                                    E* __restrict dst,
-                                    const Bits16* __restrict src, int64_t m) {
-  for (int64_t j = 0; j < m; ++j) {
-    dst[j] = table[src[j]];
+                                    E* __restrict dst, const char* src,
+                                    int64_t stride, int64_t m) {
+  if (stride == sizeof(uint16_t)) {
+    const Bits16* __restrict bits = reinterpret_cast<const Bits16*>(src);
+    for (int64_t j = 0; j < m; ++j) {
+      dst[j] = table[bits[j]];
+    }
+  } else {
+    for (int64_t j = 0; j < m; ++j) {
+      dst[j] = table[bits_at(src + j * stride)];
+    }
   }
 }
 
 // out[i] = table[bits of in[i]], any strides (bytes); in place too, each
-// element being read before it is written. Contiguous operands go through
-// a buffer of kBufElems results (see lookup_block), copied out whole.
+// block of kBufElems being looked up into a buffer before any of it is
+// written.
 inline void lookup_forward(const uint16_t* table, char* out, const char* in,
                            int64_t n, int64_t s_out, int64_t s_in) {
-  constexpr int64_t kContig = sizeof(uint16_t);
-  if (s_out == kContig && s_in == kContig) {
-    alignas(64) uint16_t buf[kBufElems];
-    for (int64_t i = 0; i < n; i += kBufElems) {
-      const int64_t m = std::min(kBufElems, n - i);
-      lookup_block(table, buf,
-                   reinterpret_cast<const Bits16*>(in + i * kContig), m);
-      std::memcpy(out + i * kContig, buf, m * kContig);
+  alignas(64) uint16_t buf[kBufElems];
+  for (int64_t i = 0; i < n; i += kBufElems) {
+    const int64_t m = std::min(kBufElems, n - i);
+    lookup_block(table, buf, in + i * s_in, s_in, m);
+    if (s_out == sizeof(uint16_t)) {
+      std::memcpy(out + i * s_out, buf, m * sizeof(uint16_t));
+    } else {
+      for (int64_t j = 0; j < m; ++j) {
+        std::memcpy(out + (i + j) * s_out, &buf[j], sizeof(uint16_t));
+      }
     }
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(out + i * s_out, &table[bits_at(in + i * s_in)],
-                sizeof(uint16_t));
   }
 }
 
@@ -529,14 +535,7 @@ void lookup_backward(const float* table, char* gin, const char* g,
   const bool contig = is_contig<scalar_t>(s_gin) && is_contig<scalar_t>(s_g);
   for (int64_t i = 0; i < n; i += kBufElems) {
     const int64_t m = std::min(kBufElems, n - i);
-    const char* s_i = s + i * s_s;
-    if (s_s == sizeof(uint16_t)) {
-      lookup_block(table, d, reinterpret_cast<const Bits16*>(s_i), m);
-    } else {
-      for (int64_t j = 0; j < m; ++j) {
-        d[j] = table[bits_at(s_i + j * s_s)];
-      }
-    }
+    lookup_block(table, d, s + i * s_s, s_s, m);
     const scalar_t* gp = g_buf;
     scalar_t* out = out_buf;
     if (contig) {
