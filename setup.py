@@ -73,7 +73,12 @@ ISA_VARIANTS = [("DEFAULT", [])]
 if IS_X86:
     ISA_VARIANTS += [
         ("AVX2", ["-mavx2", "-mfma", "-mf16c"]),
-        ("AVX512", ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c"]),
+        # -mavx512bf16 for one instruction, used only where the processor
+        # has it (round_from_float in csrc/cpu/kernels.cpp).
+        (
+            "AVX512",
+            ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma", "-mf16c"],
+        ),
     ]
 ISA_SOURCE = "csrc/cpu/kernels.cpp"
 
