@@ -69,62 +69,152 @@ inline void for_each_step(int64_t n, const F& f) {
   }
 }
 
-// bfloat16 from two float registers whose every lane holds a bfloat16 value
-// exactly (the result of an op that only picks an operand or a constant; see
-// kForwardPicks in activations.h): the high half of each lane, about ten
-// operations fewer per pair of float registers than the conversion that
-// rounds and canonicalises NaN. NaN keeps its payload, as a bitwise select
-// would.
-template <typename scalar_t>
-C10_ALWAYS_INLINE Vectorized<scalar_t> pack_exact(const Vectorized<float>& a,
-                                                  const Vectorized<float>& b) {
-#if defined(CPU_CAPABILITY_AVX512)
-  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
-    // vpmovdw keeps the low halves in order.
-    const __m256i lo =
-        _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(a), 16));
-    const __m256i hi =
-        _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(b), 16));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-  }
-#elif defined(CPU_CAPABILITY_AVX2)
-  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
-    const __m256i lo = _mm256_srli_epi32(_mm256_castps_si256(a), 16);
-    const __m256i hi = _mm256_srli_epi32(_mm256_castps_si256(b), 16);
-    // packus works within 128-bit lanes, so a's and b's halves alternate.
-    return _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xD8);
-  }
-#endif
-  return at::vec::convert_from_float<scalar_t>(a, b);
-}
-
-// float16 or bfloat16 from two float registers, rounded to nearest even.
-// Where the processor has AVX512_BF16 (AMD Zen 4 and later, Intel Cooper
-// Lake and Sapphire Rapids and later), bfloat16 takes one vcvtne2ps2bf16
-// instead of ATen's fifteen or so integer operations per pair of registers:
-// on a 2-core AMD EPYC Zen 5, 1M elements on one core, LeakyReLU's forward
-// 100 -> 55 us (a copy: 48). The instruction rounds as ATen's conversion
-// does except in two places: it flushes float denormals to zero, so a pair
-// with any denormal lane (vfpclassps) takes ATen's conversion instead, and a
-// NaN keeps its sign and payload (quieted) where ATen's gives 0xffff; NaN
-// either way. ACTIVATIONS_EXT_HW_BF16=0 turns it off (for comparing the
-// two). The AVX512 object is compiled with -mavx512bf16 for this alone: no
-// other code of ours or ATen's headers uses those instructions.
+// ---------------------------------------- bfloat16 <-> float, in registers
+//
+// A bfloat16 value is the high half of a float's bits, so widening is a
+// shift and narrowing a rounding of the low half away. ATen's conversions
+// keep the elements in order, which costs lane-crossing operations each way
+// (a zero-extension and an extract to widen, a permute after the packing to
+// narrow). Loops whose lanes are independent and whose every operand is
+// widened the same way can instead take a register apart "unpacked"
+// (vpunpcklwd and vpunpckhwd with zero, one operation per float register):
+// a = elements 0-3 of every 8-element (128-bit) lane, b = elements 4-7.
+// vpackusdw works within 128-bit lanes the same way, so packing the two
+// back restores the order by itself. Unpacked: map_steps (every forward and
+// backward), the gated and per-channel forwards. In order: wherever a lane
+// meets data laid out in order (a looked-up factor, a per-lane sum).
+//
+// Rounding to nearest even, one rounding for every path, on every
+// processor: where it has AVX512_BF16 (AMD Zen 4 and later, Intel Cooper
+// Lake and Sapphire Rapids and later), one vcvtne2ps2bf16 per pair of float
+// registers; elsewhere, or where a register holds a float denormal (which
+// the instruction flushes to zero), the same rounding in integer operations
+// (ATen's sequence), with a NaN keeping its sign and payload, quieted, as
+// the instruction does (ATen's gives 0xffff; NaN either way). So a result's
+// bits never depend on its neighbours or the path. On a 2-core AMD EPYC
+// Zen 5, 1M elements on one core, the instruction took Sigmoid's forward
+// from 283-291 to 217-245 us, Hardswish's from 107 to 72-88.
+// ACTIVATIONS_EXT_HW_BF16=0 turns it off (for comparing the two). The AVX512
+// object is compiled with -mavx512bf16 for this alone: no other code of
+// ours, and none of ATen's headers, uses those instructions.
 #if defined(CPU_CAPABILITY_AVX512) && defined(__AVX512BF16__)
 const bool kHwBf16 = __builtin_cpu_supports("avx512bf16") &&
                      env_switch_on("ACTIVATIONS_EXT_HW_BF16");
 #endif
 
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
 template <typename scalar_t>
-C10_ALWAYS_INLINE Vectorized<scalar_t> round_from_float(
-    const Vectorized<float>& a, const Vectorized<float>& b) {
+constexpr bool kUnpacks = std::is_same_v<scalar_t, c10::BFloat16>;
+#else
+template <typename scalar_t>
+constexpr bool kUnpacks = false;
+#endif
+
+#if defined(CPU_CAPABILITY_AVX512)
+using RegI = __m512i;
+using RegF = __m512;
+C10_ALWAYS_INLINE RegF unpack_lo(RegI v) {
+  return _mm512_castsi512_ps(_mm512_unpacklo_epi16(_mm512_setzero_si512(), v));
+}
+C10_ALWAYS_INLINE RegF unpack_hi(RegI v) {
+  return _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), v));
+}
+C10_ALWAYS_INLINE RegI high_halves(RegF x) {
+  return _mm512_srli_epi32(_mm512_castps_si512(x), 16);
+}
+// The rounded bfloat16 of each lane in its low half.
+C10_ALWAYS_INLINE RegI round_halves(RegF x) {
+  const RegI u = _mm512_castps_si512(x);
+  const RegI hi = _mm512_srli_epi32(u, 16);
+  const RegI lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+  const RegI t = _mm512_srli_epi32(
+      _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb),
+      16);
+  const RegI nan = _mm512_or_si512(hi, _mm512_set1_epi32(0x40));
+  return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), nan, t);
+}
+// One register of bfloat16 from the low halves of lo's and hi's lanes:
+// unpacked (see above), or in order from in-order registers.
+template <bool kInOrder>
+C10_ALWAYS_INLINE RegI pack_halves(RegI lo, RegI hi) {
+  const RegI v = _mm512_packus_epi32(lo, hi);
+  if constexpr (kInOrder) {
+    return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7),
+                                    v);
+  }
+  return v;
+}
+#elif defined(CPU_CAPABILITY_AVX2)
+using RegI = __m256i;
+using RegF = __m256;
+C10_ALWAYS_INLINE RegF unpack_lo(RegI v) {
+  return _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), v));
+}
+C10_ALWAYS_INLINE RegF unpack_hi(RegI v) {
+  return _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), v));
+}
+C10_ALWAYS_INLINE RegI high_halves(RegF x) {
+  return _mm256_srli_epi32(_mm256_castps_si256(x), 16);
+}
+C10_ALWAYS_INLINE RegI round_halves(RegF x) {
+  const RegI u = _mm256_castps_si256(x);
+  const RegI hi = _mm256_srli_epi32(u, 16);
+  const RegI lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+  const RegI t = _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb),
+      16);
+  const RegI nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x40));
+  return _mm256_blendv_epi8(
+      nan, t, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_ORD_Q)));
+}
+template <bool kInOrder>
+C10_ALWAYS_INLINE RegI pack_halves(RegI lo, RegI hi) {
+  const RegI v = _mm256_packus_epi32(lo, hi);
+  if constexpr (kInOrder) {
+    return _mm256_permute4x64_epi64(v, 0xD8);
+  }
+  return v;
+}
+#endif
+
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+// bfloat16 from the float registers a and b, both unpacked or both in
+// order (kInOrder). kExact: every lane holds a bfloat16 value exactly (the
+// result of an op that only picks an operand or a constant; see
+// kForwardPicks in activations.h), so the high halves are taken as they
+// are, NaN payloads included, as a bitwise select would keep them.
+template <bool kExact, bool kInOrder>
+C10_ALWAYS_INLINE RegI narrow_bf16(RegF a, RegF b) {
+  if constexpr (kExact) {
+    return pack_halves<kInOrder>(high_halves(a), high_halves(b));
+  } else {
 #if defined(CPU_CAPABILITY_AVX512) && defined(__AVX512BF16__)
-  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
     constexpr int kDenormal = 0x20;  // vfpclassps: a denormal of either sign
     if (kHwBf16 && _kortestz_mask16_u8(_mm512_fpclass_ps_mask(a, kDenormal),
                                        _mm512_fpclass_ps_mask(b, kDenormal))) {
-      return (__m512i)_mm512_cvtne2ps_pbh(b, a);
+      // a's 16 results below b's. Unpacked, their 64-bit quarters hold
+      // elements 0-3, 8-11, 16-19, 24-27 (a), then 4-7, 12-15, ... (b).
+      const RegI v = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+      if constexpr (kInOrder) {
+        return v;
+      }
+      return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7),
+                                      v);
     }
+#endif
+    return pack_halves<kInOrder>(round_halves(a), round_halves(b));
+  }
+}
+#endif
+
+// float16 or bfloat16 from two in-order float registers (kExact: see
+// narrow_bf16).
+template <typename scalar_t, bool kExact = false>
+C10_ALWAYS_INLINE Vectorized<scalar_t> narrow_in_order(
+    const Vectorized<float>& a, const Vectorized<float>& b) {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+    return narrow_bf16<kExact, true>(a, b);
   }
 #endif
   return at::vec::convert_from_float<scalar_t>(a, b);
@@ -205,9 +295,19 @@ struct Lanes {
   // Always inlined, as are store, apply and load_all: GCC otherwise keeps
   // some of them out of line in the AVX2 bfloat16 loops (the partial load
   // makes them large), a call per register that cost those loops up to 2x.
+  // kUnpack: a bfloat16 register unpacked (see narrow_bf16); stored with
+  // kUnpack too.
+  template <bool kUnpack = false>
   C10_ALWAYS_INLINE static Lanes load(const scalar_t* p, int64_t count) {
     Lanes l;
     V v = count == V::size() ? V::loadu(p) : V::loadu(p, count);
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+    if constexpr (kUnpack && kUnpacks<scalar_t>) {
+      l.a = unpack_lo(v);
+      l.b = unpack_hi(v);
+      return l;
+    }
+#endif
     if constexpr (kReduced<scalar_t>) {
       auto [x0, x1] = at::vec::convert_to_float<scalar_t>(v);
       l.a = x0;
@@ -217,15 +317,17 @@ struct Lanes {
     }
     return l;
   }
-  // kExact: every lane holds a value of scalar_t exactly (see pack_exact).
+  // kExact: every lane holds a value of scalar_t exactly (see narrow_bf16).
   // kStream: a full register goes out through stream_store (p aligned).
-  template <bool kExact = false, bool kStream = false>
+  template <bool kExact = false, bool kStream = false, bool kUnpack = false>
   C10_ALWAYS_INLINE void store(scalar_t* p, int64_t count) const {
     V v;
-    if constexpr (kReduced<scalar_t> && kExact) {
-      v = pack_exact<scalar_t>(a, b);
+    if constexpr (kUnpack && kUnpacks<scalar_t>) {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+      v = narrow_bf16<kExact, false>(a, b);
+#endif
     } else if constexpr (kReduced<scalar_t>) {
-      v = round_from_float<scalar_t>(a, b);
+      v = narrow_in_order<scalar_t, kExact>(a, b);
     } else {
       v = a;
     }
@@ -308,7 +410,7 @@ C10_ALWAYS_INLINE std::array<Lanes<scalar_t>, K> load_all(
     const std::array<const scalar_t*, K>& in, int64_t i, int64_t count) {
   std::array<Lanes<scalar_t>, K> l;
   for (size_t k = 0; k < K; ++k) {
-    l[k] = Lanes<scalar_t>::load(in[k] + i, count);
+    l[k] = Lanes<scalar_t>::template load<true>(in[k] + i, count);
   }
   return l;
 }
@@ -317,7 +419,7 @@ C10_ALWAYS_INLINE std::array<Lanes<scalar_t>, K> load_all(
 // place, since element i is only read and written at i): the independent
 // exp/division chains of the two overlap. Worth about 5% on the exp-bound
 // activations here. kExact: f's results are exact in scalar_t (see
-// pack_exact). kStream: full registers are streamed (out register-aligned).
+// narrow_bf16). kStream: full registers are streamed (out register-aligned).
 //
 // f and the operand pointers are copied into locals first, and f holds its
 // functor by value (the callers capture it so): read through references,
@@ -336,13 +438,14 @@ void map_steps(const F& f_ref, scalar_t* out,
   for (; i + 2 * W <= n; i += 2 * W) {
     const auto a = load_all<scalar_t, K>(in, i, W);
     const auto b = load_all<scalar_t, K>(in, i + W, W);
-    apply<scalar_t, K>(f, a).template store<kExact, kStream>(out + i, W);
-    apply<scalar_t, K>(f, b).template store<kExact, kStream>(out + i + W, W);
+    apply<scalar_t, K>(f, a).template store<kExact, kStream, true>(out + i, W);
+    apply<scalar_t, K>(f, b).template store<kExact, kStream, true>(out + i + W,
+                                                                   W);
   }
   for (; i < n; i += W) {
     const int64_t count = std::min(W, n - i);
     apply<scalar_t, K>(f, load_all<scalar_t, K>(in, i, count))
-        .template store<kExact, kStream>(out + i, count);
+        .template store<kExact, kStream, true>(out + i, count);
   }
 }
 
@@ -358,7 +461,7 @@ void map_contig(const F& f, scalar_t* out,
     if (head >= 0) {
       if (head > 0) {
         apply<scalar_t, K>(f, load_all<scalar_t, K>(in, 0, head))
-            .template store<kExact>(out, head);
+            .template store<kExact, false, true>(out, head);
       }
       std::array<const scalar_t*, K> rest;
       for (size_t k = 0; k < K; ++k) {
@@ -665,16 +768,17 @@ void channel_forward_contig(const Op op, scalar_t* out, const scalar_t* x,
   if (!per_element) {
     const Vectorized<A> wv(static_cast<A>(w[0]));
     for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
-      L::load(x + i, count)
+      L::template load<true>(x + i, count)
           .map([&](const auto& xv) { return op.forward(xv, wv); })
-          .store(out + i, count);
+          .template store<false, false, true>(out + i, count);
     });
     return;
   }
   for_each_step<scalar_t>(n, [&](int64_t i, int64_t count) {
-    zip(L::load(x + i, count), L::load(w + i, count),
+    zip(L::template load<true>(x + i, count),
+        L::template load<true>(w + i, count),
         [&](const auto& xv, const auto& wv) { return op.forward(xv, wv); })
-        .store(out + i, count);
+        .template store<false, false, true>(out + i, count);
   });
 }
 
@@ -776,27 +880,33 @@ void gated_backward_typed(const ActParams& p, char* grad_gate, char* grad_up,
       }
     };
     int64_t i = 0;
+    // Unpacked, as map_steps loads and stores (see narrow_bf16).
+    const auto load = [](const scalar_t* p, int64_t count) {
+      return L::template load<true>(p, count);
+    };
+    const auto store = [](const L& r, scalar_t* p, int64_t count) {
+      r.template store<false, false, true>(p, count);
+    };
     for (; i + 2 * W <= n; i += 2 * W) {
-      const L g0 = L::load(gp + i, W), a0 = L::load(ap + i, W),
-              u0 = L::load(up_ + i, W);
-      const L g1 = L::load(gp + i + W, W), a1 = L::load(ap + i + W, W),
-              u1 = L::load(up_ + i + W, W);
+      const L g0 = load(gp + i, W), a0 = load(ap + i, W), u0 = load(up_ + i, W);
+      const L g1 = load(gp + i + W, W), a1 = load(ap + i + W, W),
+              u1 = load(up_ + i + W, W);
       L r0, r1, s0, s1;
       step(g0, a0, u0, r0, r1);
       step(g1, a1, u1, s0, s1);
-      r0.store(o0 + i, W);
-      r1.store(o1 + i, W);
-      s0.store(o0 + i + W, W);
-      s1.store(o1 + i + W, W);
+      store(r0, o0 + i, W);
+      store(r1, o1 + i, W);
+      store(s0, o0 + i + W, W);
+      store(s1, o1 + i + W, W);
     }
     for (; i < n; i += W) {
       const int64_t count = std::min(W, n - i);
-      const L gl = L::load(gp + i, count), al = L::load(ap + i, count),
-              ul = L::load(up_ + i, count);
+      const L gl = load(gp + i, count), al = load(ap + i, count),
+              ul = load(up_ + i, count);
       L r0, r1;
       step(gl, al, ul, r0, r1);
-      r0.store(o0 + i, count);
-      r1.store(o1 + i, count);
+      store(r0, o0 + i, count);
+      store(r1, o1 + i, count);
     }
   });
 }
