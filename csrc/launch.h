@@ -43,6 +43,9 @@ std::tuple<at::Tensor, at::Tensor> channel_forward_count(const at::Tensor& x,
 // gate when gate and up are dense with the same strides, contiguous
 // otherwise.
 at::Tensor gated_empty(const at::Tensor& gate, const at::Tensor& up);
+// t, a new output that nothing has touched yet, with its memory advised into
+// transparent huge pages where it is large (see launch.cpp).
+at::Tensor fresh(at::Tensor t);
 // out = act(gate) * up into `out` (same shape; any of the layouts below).
 void gated_forward_into(const at::Tensor& out, const at::Tensor& gate,
                         const at::Tensor& up, const ActParams& p);

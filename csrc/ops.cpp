@@ -389,7 +389,7 @@ Tensor gated_split(const Tensor& x, c10::string_view act, double alpha,
   const int64_t d = check_gated_split(x, dim, "gated_split");
   const ActParams p = bias_act_params(act, alpha, "gated_split");
   auto [gate, up] = split_halves(x, d, up_first);
-  Tensor out = at::empty(gate.sizes(), x.options());
+  Tensor out = fresh(at::empty(gate.sizes(), x.options()));
   gated_forward_into(out, gate, up, p);
   return out;
 }
@@ -402,7 +402,7 @@ Tensor gated_split_backward(const Tensor& g, const Tensor& x,
   const ActParams p = bias_act_params(act, alpha, "gated_split_backward");
   auto [gate, up] = split_halves(x, d, up_first);
   check_pair(g, gate, "gated_split_backward", "grad_output", "half of input");
-  Tensor gx = at::empty(x.sizes(), x.options());
+  Tensor gx = fresh(at::empty(x.sizes(), x.options()));
   auto [grad_gate, grad_up] = split_halves(gx, d, up_first);
   gated_backward_into(grad_gate, grad_up, g, gate, up, p);
   return gx;
