@@ -1,8 +1,8 @@
 """bfloat16 rounding by the processor's own instruction (narrow_bf16, csrc/cpu/kernels.cpp).
 
 Where the processor has AVX512_BF16 and the AVX512 kernels run, float results are rounded to
-bfloat16 by vcvtne2ps2bf16 instead of ATen's integer sequence. The two round alike except that the
-instruction flushes float denormals to zero (so registers holding one take ATen's sequence) and
+bfloat16 by vcvtne2ps2bf16 instead of integer operations. The two round alike except that the
+instruction flushes float denormals to zero (so registers holding one take the integer path) and
 keeps a NaN's sign and payload, quieted, which the integer sequence here does too (ATen's gives
 0xffff). Every activation and parameter set of the spec table, forward and backward, over all 65536
 bfloat16 inputs (bfloat16 denormals among them, whose products with a slope or a gradient are float

@@ -119,20 +119,6 @@ C10_ALWAYS_INLINE RegF unpack_lo(RegI v) {
 C10_ALWAYS_INLINE RegF unpack_hi(RegI v) {
   return _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), v));
 }
-C10_ALWAYS_INLINE RegI high_halves(RegF x) {
-  return _mm512_srli_epi32(_mm512_castps_si512(x), 16);
-}
-// The rounded bfloat16 of each lane in its low half.
-C10_ALWAYS_INLINE RegI round_halves(RegF x) {
-  const RegI u = _mm512_castps_si512(x);
-  const RegI hi = _mm512_srli_epi32(u, 16);
-  const RegI lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
-  const RegI t = _mm512_srli_epi32(
-      _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb),
-      16);
-  const RegI nan = _mm512_or_si512(hi, _mm512_set1_epi32(0x40));
-  return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), nan, t);
-}
 // One register of bfloat16 from the low halves of lo's and hi's lanes:
 // unpacked (see above), or in order from in-order registers.
 template <bool kInOrder>
@@ -153,20 +139,6 @@ C10_ALWAYS_INLINE RegF unpack_lo(RegI v) {
 C10_ALWAYS_INLINE RegF unpack_hi(RegI v) {
   return _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), v));
 }
-C10_ALWAYS_INLINE RegI high_halves(RegF x) {
-  return _mm256_srli_epi32(_mm256_castps_si256(x), 16);
-}
-C10_ALWAYS_INLINE RegI round_halves(RegF x) {
-  const RegI u = _mm256_castps_si256(x);
-  const RegI hi = _mm256_srli_epi32(u, 16);
-  const RegI lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
-  const RegI t = _mm256_srli_epi32(
-      _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb),
-      16);
-  const RegI nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x40));
-  return _mm256_blendv_epi8(
-      nan, t, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_ORD_Q)));
-}
 template <bool kInOrder>
 C10_ALWAYS_INLINE RegI pack_halves(RegI lo, RegI hi) {
   const RegI v = _mm256_packus_epi32(lo, hi);
@@ -178,6 +150,24 @@ C10_ALWAYS_INLINE RegI pack_halves(RegI lo, RegI hi) {
 #endif
 
 #if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+// The same arithmetic at either width, in GCC's vector extensions: lanes
+// of 32-bit unsigned integers (a logical shift) and of floats.
+using LanesU32 = uint32_t __attribute__((vector_size(sizeof(RegI))));
+using LanesF32 = float __attribute__((vector_size(sizeof(RegF))));
+
+// Each lane's high half, in its low half.
+C10_ALWAYS_INLINE RegI high_halves(RegF x) { return (RegI)((LanesU32)x >> 16); }
+
+// Each lane rounded to bfloat16 (nearest even), in its low half; NaN
+// keeps its sign and payload, quieted.
+C10_ALWAYS_INLINE RegI round_halves(RegF x) {
+  const LanesU32 u = (LanesU32)x;
+  const LanesU32 hi = u >> 16;
+  const LanesU32 rounded = (u + 0x7fff + (hi & 1)) >> 16;
+  const LanesF32 f = (LanesF32)x;
+  return (RegI)(f == f ? rounded : (hi | 0x40));
+}
+
 // bfloat16 from the float registers a and b, both unpacked or both in
 // order (kInOrder). kExact: every lane holds a bfloat16 value exactly (the
 // result of an op that only picks an operand or a constant; see
