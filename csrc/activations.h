@@ -179,8 +179,45 @@ struct ScalarMath {
   static ACTEXT_FN T softplus(T z) {
     return (z > T(0) ? z : T(0)) + log1p(exp(-abs(z)));
   }
+  template <typename T>
+  static ACTEXT_FN T gelu(T x);
+  template <typename T>
+  static ACTEXT_FN T gelu_slope(T x);
+  // gelu for results rounded to float16 or bfloat16 (the AVX-512 vector
+  // version evaluates a shorter polynomial).
+  template <typename T>
+  static ACTEXT_FN T gelu_narrow(T x) {
+    return gelu(x);
+  }
 };
 #undef ACTEXT_SCALAR_FN
+
+// gelu(x) = x * Phi(x) = x/2 * erfc(-x / sqrt(2)), and its derivative
+// Phi(x) + x * pdf(x), from the erfc of the math M (ScalarMath, or the
+// vector math of cpu/vec_math.h). ATen writes gelu as
+// x/2 * (1 + erf(x / sqrt(2))), which cancels for x < 0 (1 + erf(-2) keeps
+// only a few correct bits); erfc keeps full relative accuracy in the tail.
+// exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erfc and the pdf.
+template <typename M, typename T>
+struct GeluByErfc {
+  static ACTEXT_FN T value(T x) {
+    return x * T(0.5) * M::erfc(x * T(-0.70710678118654752440));
+  }
+  static ACTEXT_FN T slope(T x) {
+    const auto eg = M::erfc_gauss(x * T(-0.70710678118654752440));
+    const T cdf = T(0.5) * eg.erf;
+    const T pdf = T(0.39894228040143267794) * eg.gauss;  // 1/sqrt(2 pi)
+    return cdf + x * pdf;
+  }
+};
+template <typename T>
+ACTEXT_FN T ScalarMath::gelu(T x) {
+  return GeluByErfc<ScalarMath, T>::value(x);
+}
+template <typename T>
+ACTEXT_FN T ScalarMath::gelu_slope(T x) {
+  return GeluByErfc<ScalarMath, T>::slope(x);
+}
 
 template <>
 struct Math<float> : ScalarMath {};
@@ -339,27 +376,25 @@ struct TanhOp {
   }
 };
 
-// gelu(x) = x * Phi(x) = x/2 * erfc(-x / sqrt(2)). ATen writes it as
-// x/2 * (1 + erf(x / sqrt(2))), which cancels for x < 0 (1 + erf(-2) keeps
-// only a few correct bits); erfc keeps full relative accuracy in the tail.
-// d/dx = cdf(x) + x * pdf(x).
+// gelu(x) = x * Phi(x), d/dx = Phi(x) + x * pdf(x): see GeluByErfc. The
+// AVX-512 kernels take both from tables of polynomials (VecMathFloat::gelu).
 template <typename acc_t>
 struct GeluOp {
   static constexpr bool kSavesOutput = false;
   static constexpr bool kBackwardScales = true;
-  static constexpr acc_t kAlpha = acc_t(0.70710678118654752440);  // 1/sqrt(2)
-  static constexpr acc_t kBeta = acc_t(0.39894228040143267794);  // 1/sqrt(2 pi)
   template <typename T>
   ACTEXT_FN T forward(T x) const {
-    return x * T(0.5) * Math<T>::erfc(x * T(-kAlpha));
+    return Math<T>::gelu(x);
+  }
+  // The forward of float16 and bfloat16 tensors on the CPU (forward_typed in
+  // cpu/kernels.cpp).
+  template <typename T>
+  ACTEXT_FN T forward_narrow(T x) const {
+    return Math<T>::gelu_narrow(x);
   }
   template <typename T>
   ACTEXT_FN T backward(T g, T x) const {
-    // exp(-(x / sqrt 2)^2) = exp(-x^2 / 2): one exp for the erfc and the pdf.
-    const auto eg = Math<T>::erfc_gauss(x * T(-kAlpha));
-    const T cdf = T(0.5) * eg.erf;
-    const T pdf = T(kBeta) * eg.gauss;
-    return g * (cdf + x * pdf);
+    return g * Math<T>::gelu_slope(x);
   }
 };
 

@@ -124,6 +124,10 @@ const KernelTable& kernels();
 // ACTIVATIONS_EXT_NARROW=0 keeps them on kernels(); the bits are the same.
 const KernelTable& narrow_kernels();
 
+// Whether kernels() is the AVX512 table (where GELU's forward computes from
+// tables of polynomials: see with_lookup in cpu/schedule.cpp).
+bool kernels_are_avx512();
+
 // An on/off switch read from the environment: on unless the variable
 // `name` is set to "0" (ACTIVATIONS_EXT_NARROW, ACTIVATIONS_EXT_LOOKUP).
 bool env_switch_on(const char* name);

@@ -57,6 +57,14 @@ const KernelTable& kernels() {
   return table;
 }
 
+bool kernels_are_avx512() {
+#if defined(ACTEXT_HAVE_AVX512)
+  return &kernels() == &AVX512::kernel_table();
+#else
+  return false;
+#endif
+}
+
 bool env_switch_on(const char* name) {
   const char* env = std::getenv(name);
   return env == nullptr || std::string(env) != "0";

@@ -169,8 +169,12 @@ constexpr int64_t kLookupMin = 65536;
 // store per element, the same code measuring either at two times of one
 // session); on a Zen 5, with the lookup building whole registers (see
 // lookup_block in cpu/kernels.cpp), SiLU's lookup and computed forwards
-// both took 177-179 us on two threads. Their backwards look up: there
-// the lookup spares more arithmetic.
+// both took 177-179 us on two threads. GELU computes too where the
+// AVX-512 kernels take it from tables of polynomials (VecMathFloat::gelu):
+// on one core of a Zen 5, 1M bfloat16 elements, 230 us computed from the
+// float table and 345 looked up (torch: 225); with the shorter table of
+// gelu_narrow, 0.90x torch's time on two threads. Their backwards look up:
+// there the lookup spares more arithmetic.
 enum class Direction { kForward, kBackward };
 
 bool looks_up(Act act, Direction direction) {
@@ -178,7 +182,8 @@ bool looks_up(Act act, Direction direction) {
     return false;
   }
   const bool cheap_forward = act == Act::Sigmoid || act == Act::SiLU ||
-                             act == Act::ELU || act == Act::QuickGELU;
+                             act == Act::ELU || act == Act::QuickGELU ||
+                             (act == Act::GELU && kernels_are_avx512());
   return direction == Direction::kBackward || !cheap_forward;
 }
 
