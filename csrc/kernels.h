@@ -125,11 +125,11 @@ const KernelTable& kernels();
 const KernelTable& narrow_kernels();
 
 // Whether kernels() is the AVX512 table (where GELU's forward computes from
-// tables of polynomials: see with_lookup in cpu/schedule.cpp).
+// tables of polynomials: see looks_up in cpu/schedule.cpp).
 bool kernels_are_avx512();
 
 // An on/off switch read from the environment: on unless the variable
-// `name` is set to "0" (ACTIVATIONS_EXT_NARROW, ACTIVATIONS_EXT_LOOKUP).
+// `name` is set to "0" (ACTIVATIONS_EXT_NARROW, ACTIVATIONS_EXT_HW_BF16).
 bool env_switch_on(const char* name);
 
 namespace DEFAULT {

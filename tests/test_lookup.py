@@ -13,7 +13,9 @@ backward's table comes from another loop, and where two NaNs meet in one
 multiplication (NaN input and NaN factor), which one's payload and sign the
 result keeps depends on the operand order the compiler chose there. A child
 process computes every call (``ACTIVATIONS_EXT_LOOKUP=0``); this one looks
-up wherever the scheduler does. Every parameter set of every activation builds its own table (more of
+up wherever the scheduler does, and another child wherever the kernels can
+(``ACTIVATIONS_EXT_LOOKUP=all``: with the AVX-512 kernels the scheduler looks
+up only a few). Every parameter set of every activation builds its own table (more of
 them than the cache holds, so older ones are evicted and rebuilt), on two
 threads, whose two halves of a call ask for the same table at once.
 """
@@ -79,6 +81,11 @@ def computed(tmp_path_factory):
     return _child_results(tmp_path_factory, module="test_lookup", ACTIVATIONS_EXT_LOOKUP="0")
 
 
+@pytest.fixture(scope="module")
+def looked_up_everywhere(tmp_path_factory):
+    return _child_results(tmp_path_factory, module="test_lookup", ACTIVATIONS_EXT_LOOKUP="all")
+
+
 def _same(key, a, b):
     """Bit for bit; a backward's NaNs only as NaN (see the module's docstring)."""
     same = a.view(torch.int16) == b.view(torch.int16)
@@ -94,17 +101,53 @@ def test_looked_up_results_give_the_computed_bits(computed):
     assert not bad, f"{len(bad)} of {len(looked_up)} differ when looked up, e.g. {bad[:5]}"
 
 
-@pytest.mark.parametrize("dtype", HALF_DTYPES)
-def test_tables_are_kept_apart_by_parameter_bits(dtype):
-    """ELU's alpha of 0.0 and -0.0 give zeros of opposite signs below 0: a table keyed by the
-    parameter's value instead of its bits would return one's results for the other. Each call
-    over all 65536 patterns (looked up) must give the bits of the same call in pieces of 4096
+def test_every_lookup_the_kernels_can_take_gives_the_computed_bits(computed, looked_up_everywhere):
+    assert sorted(looked_up_everywhere) == sorted(computed)
+    bad = [k for k in computed if not _same(k, looked_up_everywhere[k], computed[k])]
+    assert not bad, f"{len(bad)} of {len(computed)} differ when looked up, e.g. {bad[:5]}"
+
+
+def parameter_bits_results():
+    """ELU's forward and backward over all 65536 patterns of each 16-bit dtype with alpha 0.0,
+    -0.0, 0.0, -0.0 in turn: whole (looked up, where the process looks up) and in pieces of 4096
     elements (below the lookup's threshold: computed)."""
-    x = _patterns(dtype)
-    seen = {}
-    for alpha in (0.0, -0.0, 0.0, -0.0):
-        y = AF.elu(x, alpha=alpha).view(torch.int16)
-        pieces = torch.cat([AF.elu(c, alpha=alpha) for c in x.split(4096)]).view(torch.int16)
-        assert torch.equal(y, pieces), alpha
-        seen[str(alpha)] = y
-    assert not torch.equal(seen["0.0"], seen["-0.0"])
+    out = {}
+    for dtype in HALF_DTYPES:
+        x = _patterns(dtype)
+        grad = torch.ones_like(x)
+        for i, alpha in enumerate((0.0, -0.0, 0.0, -0.0)):
+            for how, parts in (("whole", [x]), ("pieces", x.split(4096))):
+                ys, gs = [], []
+                for c in parts:
+                    c = c.clone().requires_grad_(True)
+                    y = AF.elu(c, alpha=alpha)
+                    (g,) = torch.autograd.grad(y, c, grad[: c.numel()])
+                    ys.append(y.detach())
+                    gs.append(g)
+                out[(str(dtype), i, how)] = (torch.cat(ys).view(torch.int16), torch.cat(gs).view(torch.int16))
+    return out
+
+
+@pytest.fixture(scope="module")
+def parameter_bits(tmp_path_factory):
+    return _child_results(
+        tmp_path_factory,
+        module="test_lookup",
+        function="parameter_bits_results",
+        ACTIVATIONS_EXT_LOOKUP="all",
+    )
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_tables_are_kept_apart_by_parameter_bits(parameter_bits, dtype):
+    """ELU's alpha of 0.0 and -0.0 give zeros of opposite signs below 0, in the forward and in the
+    backward's factor: a table keyed by the parameter's value instead of its bits would return
+    one's results for the other. Looking up wherever the kernels can (a child process with
+    ``ACTIVATIONS_EXT_LOOKUP=all``), each whole call must give the bits of the same call in
+    pieces."""
+    res = parameter_bits
+    for i in range(4):
+        whole, pieces = res[(str(dtype), i, "whole")], res[(str(dtype), i, "pieces")]
+        assert torch.equal(whole[0], pieces[0]) and torch.equal(whole[1], pieces[1]), i
+    for k in (0, 1):
+        assert not torch.equal(res[(str(dtype), 0, "whole")][k], res[(str(dtype), 1, "whole")][k])

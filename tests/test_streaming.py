@@ -67,17 +67,17 @@ def _same_bits(a, b):
     return a.dtype == b.dtype and a.shape == b.shape and bool(((a == b) | (a.isnan() & b.isnan())).all())
 
 
-def _child_results(tmp_path_factory, module="test_streaming", **env):
-    """`module`.results() (a test module here) of a child process run with `env` added to the
-    environment."""
+def _child_results(tmp_path_factory, module="test_streaming", function="results", **env):
+    """`module`.`function`() (a test module here) of a child process run with `env` added to
+    the environment."""
     path = tmp_path_factory.mktemp(module) / "results.pt"
     code = (
         "import importlib, sys, torch; sys.path.insert(0, sys.argv[1]); "
-        "t = importlib.import_module(sys.argv[3]); torch.save(t.results(), sys.argv[2])"
+        "t = importlib.import_module(sys.argv[3]); torch.save(getattr(t, sys.argv[4])(), sys.argv[2])"
     )
     env = dict(os.environ, **env)
     subprocess.run(
-        [sys.executable, "-c", code, str(HERE), str(path), module], env=env, check=True, timeout=600
+        [sys.executable, "-c", code, str(HERE), str(path), module, function], env=env, check=True, timeout=600
     )
     return torch.load(path)
 

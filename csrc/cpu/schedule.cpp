@@ -159,7 +159,7 @@ ActParams streamed(const ActParams& p, c10::ScalarType dtype, int64_t out_bytes,
 // for LogSigmoid (1.53 against 1.13 ms) and Softplus (1.66 against 1.29),
 // while at 1M it is faster for all of them (LogSigmoid 252 against 281 us,
 // Softplus 259 against 316, GELU 249 against 412; two threads).
-// ACTIVATIONS_EXT_LOOKUP=0 turns it off (for comparing the two).
+// ACTIVATIONS_EXT_LOOKUP=0 turns it off (see lookup_mode below).
 constexpr int64_t kLookupMin = 65536;
 
 // A forward only where the computed loop costs clearly more than the
@@ -173,23 +173,69 @@ constexpr int64_t kLookupMin = 65536;
 // AVX-512 kernels take it from tables of polynomials (VecMathFloat::gelu):
 // on one core of a Zen 5, 1M bfloat16 elements, 230 us computed from the
 // float table and 345 looked up (torch: 225); with the shorter table of
-// gelu_narrow, 0.90x torch's time on two threads. Their backwards look up:
-// there the lookup spares more arithmetic.
+// gelu_narrow, 0.90x torch's time on two threads.
+// With the AVX-512 kernels the computed loops have caught up with the
+// lookup elsewhere too (since their per-register steps are inlined, see
+// ACTEXT_LAMBDA_INLINE in cpu/kernels.cpp), while the lookup, bound by its
+// loads, gains less from a second thread. On a Zen 5, bfloat16, the
+// lookup's time over the computed one's, one thread / two threads, at 1M
+// elements (256K alike):
+//   backward: ELU 1.12 / 1.48, LogSigmoid 1.04 / 1.53, SiLU 0.84 / 1.28,
+//     Softplus 0.86 / 1.30, GELU 0.86 / 1.18, QuickGELU 0.76 / 1.10,
+//     Tanhshrink 0.73 / 1.09, GELU tanh 0.60 / 0.90, Mish 0.56 / 0.80;
+//   forward: Tanh 0.98 / 1.45, GELU tanh 0.91 / 1.40, Tanhshrink 0.95 /
+//     1.36, Mish 0.84 / 1.26, LogSigmoid 0.57 / 0.85, Softplus 0.53 / 0.82
+// (float16, two threads: the same order, the lookup 5-15% better). So
+// with AVX-512 only the last few look up: the backwards of Mish, GELU tanh
+// and Tanhshrink, the forwards of LogSigmoid and Softplus. On the
+// AVX2 table, everything that may: there the lookup took 0.2-0.75x the
+// computed loop's time in every one of those cells.
 enum class Direction { kForward, kBackward };
 
+bool may_look_up(Act act) { return is_costly(act) && act != Act::Softsign; }
+
 bool looks_up(Act act, Direction direction) {
-  if (!is_costly(act) || act == Act::Softsign) {
+  if (!may_look_up(act)) {
     return false;
   }
+  if (kernels_are_avx512()) {
+    return direction == Direction::kBackward
+               ? act == Act::Mish || act == Act::GELUTanh ||
+                     act == Act::Tanhshrink
+               : act == Act::LogSigmoid || act == Act::Softplus;
+  }
   const bool cheap_forward = act == Act::Sigmoid || act == Act::SiLU ||
-                             act == Act::ELU || act == Act::QuickGELU ||
-                             (act == Act::GELU && kernels_are_avx512());
+                             act == Act::ELU || act == Act::QuickGELU;
   return direction == Direction::kBackward || !cheap_forward;
 }
 
-bool lookup_enabled() {
-  static const bool on = env_switch_on("ACTIVATIONS_EXT_LOOKUP");
-  return on;
+// ACTIVATIONS_EXT_LOOKUP: unset, the choice above; "0", never; "all",
+// wherever the kernel can (for the tests, and for comparing the two).
+enum class LookupMode { kNever, kScheduled, kAlways };
+
+LookupMode lookup_mode() {
+  static const LookupMode mode = [] {
+    const char* env = std::getenv("ACTIVATIONS_EXT_LOOKUP");
+    if (env == nullptr) {
+      return LookupMode::kScheduled;
+    }
+    const std::string value(env);
+    return value == "0"     ? LookupMode::kNever
+           : value == "all" ? LookupMode::kAlways
+                            : LookupMode::kScheduled;
+  }();
+  return mode;
+}
+
+bool lookup_wanted(Act act, Direction direction) {
+  switch (lookup_mode()) {
+    case LookupMode::kNever:
+      return false;
+    case LookupMode::kAlways:
+      return may_look_up(act);
+    default:
+      return looks_up(act, direction);
+  }
 }
 
 // p, looking up its results where the kernel may (see above) over n
@@ -200,8 +246,8 @@ ActParams with_lookup(const ActParams& p, c10::ScalarType dtype, int64_t n,
   ActParams q = p;
   const int64_t operands = direction == Direction::kForward ? 1 : 3;
   const int64_t bytes = operands * n * c10::elementSize(dtype);
-  q.lookup = !is_wide(dtype) && looks_up(p.act, direction) && n >= kLookupMin &&
-             bytes < stream_threshold() && lookup_enabled();
+  q.lookup = !is_wide(dtype) && n >= kLookupMin && bytes < stream_threshold() &&
+             lookup_wanted(p.act, direction);
   return q;
 }
 
