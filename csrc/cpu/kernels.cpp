@@ -769,32 +769,28 @@ void backward_typed(const ActParams& p, bool from_output, char* gin,
 // ---------------------------------------------------- per-channel params
 
 // out = op.forward(x, w): one parameter for the whole range (per_element
-// false, w[0]) or one per element (w[i]). The functor is taken by value, as
-// map_steps holds it.
+// false, w[0]) or one per element (w[i]), on map_contig's loop (two
+// registers per iteration, the functor held by value). One register per
+// iteration, bias_act's GELU forward took 1.5x the plain GELU's time over
+// 1024 x 1024 float32 elements on one core of an AMD EPYC Zen 5 (389
+// against 261 us), its table lookups and polynomial a chain that one
+// register alone leaves waiting.
 template <typename scalar_t, typename Op>
 void channel_forward_contig(const Op op, scalar_t* out, const scalar_t* x,
                             const scalar_t* w, bool per_element, int64_t n) {
   using A = acc_t<scalar_t>;
-  using L = Lanes<scalar_t>;
   if (!per_element) {
     const Vectorized<A> wv(static_cast<A>(w[0]));
-    for_each_step<scalar_t>(
-        n, [&](int64_t i, int64_t count) ACTEXT_LAMBDA_INLINE {
-          L::template load<true>(x + i, count)
-              .map([&](const auto& xv)
-                       ACTEXT_LAMBDA_INLINE { return op.forward(xv, wv); })
-              .template store<false, false, true>(out + i, count);
-        });
+    map_contig<scalar_t, 1>(
+        [op, wv](const auto& xv)
+            ACTEXT_LAMBDA_INLINE { return op.forward(xv, wv); },
+        out, {x}, n);
     return;
   }
-  for_each_step<scalar_t>(
-      n, [&](int64_t i, int64_t count) ACTEXT_LAMBDA_INLINE {
-        zip(L::template load<true>(x + i, count),
-            L::template load<true>(w + i, count),
-            [&](const auto& xv, const auto& wv)
-                ACTEXT_LAMBDA_INLINE { return op.forward(xv, wv); })
-            .template store<false, false, true>(out + i, count);
-      });
+  map_contig<scalar_t, 2>(
+      [op](const auto& xv, const auto& wv)
+          ACTEXT_LAMBDA_INLINE { return op.forward(xv, wv); },
+      out, {x, w}, n);
 }
 
 // gin = op.grad_input(g, x, w); when `acc` is given, the parameter-gradient
