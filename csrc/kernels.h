@@ -124,8 +124,8 @@ const KernelTable& kernels();
 // ACTIVATIONS_EXT_NARROW=0 keeps them on kernels(); the bits are the same.
 const KernelTable& narrow_kernels();
 
-// Whether kernels() is the AVX512 table (where GELU's forward computes from
-// tables of polynomials: see looks_up in cpu/schedule.cpp).
+// Whether kernels() is the AVX512 table (whose computed loops look up less:
+// see looks_up in cpu/schedule.cpp).
 bool kernels_are_avx512();
 
 // An on/off switch read from the environment: on unless the variable

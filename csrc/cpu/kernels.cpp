@@ -342,25 +342,6 @@ struct Lanes {
       v.store(p, count);
     }
   }
-  template <typename G>
-  C10_ALWAYS_INLINE Lanes map(const G& g) const {
-    Lanes r;
-    r.a = g(a);
-    if constexpr (kReduced<scalar_t>) {
-      r.b = g(b);
-    }
-    return r;
-  }
-  template <typename G>
-  C10_ALWAYS_INLINE friend Lanes zip(const Lanes& x, const Lanes& y,
-                                     const G& g) {
-    Lanes r;
-    r.a = g(x.a, y.a);
-    if constexpr (kReduced<scalar_t>) {
-      r.b = g(x.b, y.b);
-    }
-    return r;
-  }
 };
 
 // Strided operands are gathered into a small stack buffer, run through the
